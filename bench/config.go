@@ -1,0 +1,224 @@
+// Package bench is wssbench's engine: one canonical Config, its defaults and
+// validation, and Run, which starts what a run needs (the built-in target),
+// drives the load and returns a Result. It is a library: it never exits the
+// process, parses flags or installs signal handlers.
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/wssbench/wssbench/bench/driver"
+	"github.com/wssbench/wssbench/bench/tlsconf"
+)
+
+// Config describes one benchmark run. A scenario file is its YAML encoding;
+// every report embeds a copy.
+type Config struct {
+	// Label names the run in reports.
+	Label string `yaml:"label,omitempty" json:"label,omitempty"`
+	// Mode is steady (echo frames after the ramp), handshake-storm (connect,
+	// one echo, close, repeatedly) or connect-hold (hold idle connections).
+	Mode string `yaml:"mode" json:"mode"`
+	// Target is a ws:// or wss:// URL; empty starts the built-in echo target on loopback.
+	Target string `yaml:"target,omitempty" json:"target,omitempty"`
+	// Conns is the number of connections (steady, connect-hold) or of
+	// concurrent workers (handshake-storm).
+	Conns int `yaml:"conns" json:"conns"`
+	// ConnectRate is new connections per second during the ramp; 0 is as fast as possible.
+	ConnectRate float64 `yaml:"connect_rate" json:"connect_rate"`
+	// Duration is the steady-state window after all connections are up (the
+	// whole storm in handshake-storm mode).
+	Duration Duration `yaml:"duration" json:"duration"`
+	// MsgRate is frames per second per connection, open loop; 0 is closed-loop ping-pong.
+	MsgRate float64 `yaml:"msg_rate" json:"msg_rate"`
+	// PayloadBytes is the size of each frame's payload.
+	PayloadBytes int `yaml:"size" json:"size"`
+	// Binary sends binary frames; otherwise text frames.
+	Binary bool `yaml:"binary" json:"binary"`
+	// CAFile is a PEM file of CAs to trust for the target's certificate.
+	CAFile string `yaml:"ca,omitempty" json:"ca,omitempty"`
+	// Insecure skips certificate verification (reported in every summary).
+	Insecure bool `yaml:"insecure,omitempty" json:"insecure,omitempty"`
+	// ServerName overrides the TLS server name (SNI and verification).
+	ServerName string `yaml:"server_name,omitempty" json:"server_name,omitempty"`
+	// Headers are extra upgrade request headers, each "Key: Value".
+	Headers []string `yaml:"headers,omitempty" json:"headers,omitempty"`
+	// Subprotocols are offered in Sec-WebSocket-Protocol.
+	Subprotocols []string `yaml:"subprotocols,omitempty" json:"subprotocols,omitempty"`
+	// SourceIPs spreads connections over local addresses: "127.0.0.2-127.0.0.9" or a comma list.
+	SourceIPs string `yaml:"source_ips,omitempty" json:"source_ips,omitempty"`
+	// ConnectTimeout bounds TCP, TLS and upgrade of one connection together.
+	ConnectTimeout Duration `yaml:"connect_timeout" json:"connect_timeout"`
+	// FrameTimeout bounds the wait for one echo.
+	FrameTimeout Duration `yaml:"frame_timeout" json:"frame_timeout"`
+	// CertKey is the key type of the built-in target's generated certificate.
+	CertKey string `yaml:"cert_key,omitempty" json:"cert_key,omitempty"`
+}
+
+// Default returns the configuration of the default benchmark: 1000 wss
+// connections against the built-in target, 10 frames/s each of 64 bytes for 10 s.
+func Default() Config {
+	return Config{
+		Mode:           string(driver.ModeSteady),
+		Conns:          1000,
+		ConnectRate:    500,
+		Duration:       Duration(10 * time.Second),
+		MsgRate:        10,
+		PayloadBytes:   64,
+		ConnectTimeout: Duration(10 * time.Second),
+		FrameTimeout:   Duration(10 * time.Second),
+		CertKey:        string(tlsconf.KeyECDSAP256),
+	}
+}
+
+// InputError is bad input: a setting that cannot work. The CLI exits 2 on it.
+type InputError struct{ Err error }
+
+func (e *InputError) Error() string { return e.Err.Error() }
+func (e *InputError) Unwrap() error { return e.Err }
+
+func inputErr(format string, a ...any) error { return &InputError{Err: fmt.Errorf(format, a...)} }
+
+// IsInputError reports whether err is bad input.
+func IsInputError(err error) bool {
+	var ie *InputError
+	return errors.As(err, &ie)
+}
+
+// Validate checks every setting and returns an *InputError that says what to
+// change for the first one that cannot work.
+func (c *Config) Validate() error {
+	switch driver.Mode(c.Mode) {
+	case driver.ModeSteady, driver.ModeStorm, driver.ModeHold:
+	default:
+		return inputErr("mode %q is not one of steady, handshake-storm, connect-hold", c.Mode)
+	}
+	if c.Target != "" {
+		if _, err := ParseTarget(c.Target); err != nil {
+			return err
+		}
+	}
+	if c.Conns < 1 {
+		return inputErr("--conns must be at least 1 (got %d)", c.Conns)
+	}
+	if c.ConnectRate < 0 {
+		return inputErr("--connect-rate must be 0 (as fast as possible) or positive (got %g)", c.ConnectRate)
+	}
+	if c.Duration <= 0 {
+		return inputErr("--duration must be positive, such as 10s (got %s)", c.Duration)
+	}
+	if c.MsgRate < 0 {
+		return inputErr("--msg-rate must be 0 (closed-loop ping-pong) or positive (got %g)", c.MsgRate)
+	}
+	if min := driver.MinPayloadBytes(c.Binary); c.PayloadBytes < min {
+		kind := "text"
+		if c.Binary {
+			kind = "binary"
+		}
+		return inputErr("--size must be at least %d bytes for %s frames, which carry a connection id, sequence and send time (got %d)", min, kind, c.PayloadBytes)
+	}
+	if c.PayloadBytes > 16<<20 {
+		return inputErr("--size must be at most 16 MiB (got %d)", c.PayloadBytes)
+	}
+	if c.ConnectTimeout <= 0 || c.FrameTimeout <= 0 {
+		return inputErr("--connect-timeout and --frame-timeout must be positive")
+	}
+	for _, h := range c.Headers {
+		if _, _, err := splitHeader(h); err != nil {
+			return err
+		}
+	}
+	if _, err := ParseSourceIPs(c.SourceIPs); err != nil {
+		return err
+	}
+	if c.CertKey != "" && !contains(tlsconf.KeyTypes(), c.CertKey) {
+		return inputErr("cert key type %q is not one of %s", c.CertKey, strings.Join(tlsconf.KeyTypes(), ", "))
+	}
+	if c.Target != "" && c.CertKey != "" && c.CertKey != string(tlsconf.KeyECDSAP256) {
+		return inputErr("cert_key applies only to the built-in target; leave it out with --target")
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseTarget checks a ws:// or wss:// URL.
+func ParseTarget(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, inputErr("--target %q is not a URL: %v", s, err)
+	}
+	if u.Scheme != "ws" && u.Scheme != "wss" {
+		return nil, inputErr("--target %q must start with ws:// or wss://", s)
+	}
+	if u.Hostname() == "" {
+		return nil, inputErr("--target %q has no host; write it as wss://HOST:PORT/PATH", s)
+	}
+	if p := u.Port(); p != "" {
+		if _, err := net.LookupPort("tcp", p); err != nil {
+			return nil, inputErr("--target %q has a bad port %q", s, p)
+		}
+	}
+	if u.Path == "" {
+		u.Path = "/"
+	}
+	return u, nil
+}
+
+func splitHeader(h string) (string, string, error) {
+	k, v, ok := strings.Cut(h, ":")
+	k = strings.TrimSpace(k)
+	if !ok || k == "" || strings.ContainsAny(k, " \t\r\n") {
+		return "", "", inputErr("--header %q must look like 'Name: value'", h)
+	}
+	return k, strings.TrimSpace(v), nil
+}
+
+// ParseSourceIPs parses "127.0.0.2-127.0.0.9" (an IPv4 range) or a comma
+// separated list of addresses. An empty string gives none.
+func ParseSourceIPs(s string) ([]net.IP, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, nil
+	}
+	var out []net.IP
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if lo, hi, ok := strings.Cut(part, "-"); ok {
+			a, b := net.ParseIP(strings.TrimSpace(lo)).To4(), net.ParseIP(strings.TrimSpace(hi)).To4()
+			if a == nil || b == nil {
+				return nil, inputErr("--source-ips range %q must be two IPv4 addresses, such as 127.0.0.2-127.0.0.9", part)
+			}
+			from, to := ipToUint(a), ipToUint(b)
+			if to < from || to-from > 65535 {
+				return nil, inputErr("--source-ips range %q is reversed or larger than 65536 addresses", part)
+			}
+			for v := from; v <= to; v++ {
+				out = append(out, net.IPv4(byte(v>>24), byte(v>>16), byte(v>>8), byte(v)))
+			}
+			continue
+		}
+		ip := net.ParseIP(part)
+		if ip == nil {
+			return nil, inputErr("--source-ips %q is not an IP address", part)
+		}
+		out = append(out, ip)
+	}
+	return out, nil
+}
+
+func ipToUint(ip net.IP) uint32 {
+	return uint32(ip[0])<<24 | uint32(ip[1])<<16 | uint32(ip[2])<<8 | uint32(ip[3])
+}

@@ -1,0 +1,126 @@
+package driver
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"net"
+	"net/url"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+// countConn counts the bytes that pass below TLS.
+type countConn struct {
+	net.Conn
+	read, written int64
+}
+
+func (c *countConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.read += int64(n)
+	return n, err
+}
+
+func (c *countConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.written += int64(n)
+	return n, err
+}
+
+// Timings are the durations of one connection's setup phases.
+type Timings struct {
+	TCP, TLS, Upgrade, Total time.Duration
+}
+
+// TLSInfo is what one handshake negotiated, and its size on the wire.
+type TLSInfo struct {
+	State tls.ConnectionState
+	// BytesOut and BytesIn are handshake bytes written and read below TLS.
+	BytesOut, BytesIn int64
+}
+
+// dialer opens connections phase by phase: TCP, then TLS, then the upgrade,
+// each timed on its own (ws.Dialer.Dial with a TLS config would hide the TLS
+// handshake inside the upgrade).
+type dialer struct {
+	url     *url.URL
+	addr    string
+	tls     *tls.Config
+	ws      ws.Dialer
+	sources []net.IP
+	timeout time.Duration
+}
+
+func newDialer(cfg *Config) *dialer {
+	d := &dialer{url: cfg.URL, addr: hostPort(cfg.URL), tls: cfg.TLS, timeout: cfg.ConnectTimeout, sources: cfg.SourceIPs}
+	d.ws = ws.Dialer{Protocols: cfg.Subprotocols}
+	if len(cfg.Header) > 0 {
+		d.ws.Header = ws.HandshakeHeaderHTTP(cfg.Header)
+	}
+	return d
+}
+
+func hostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	if u.Scheme == "wss" {
+		return net.JoinHostPort(u.Hostname(), "443")
+	}
+	return net.JoinHostPort(u.Hostname(), "80")
+}
+
+// conn is an upgraded connection with what its setup measured.
+type conn struct {
+	nc      net.Conn
+	br      *bufio.Reader // bytes the server sent with the 101, if any
+	timings Timings
+	tls     *TLSInfo
+}
+
+// dial opens connection id. On failure it returns the phase that failed.
+func (d *dialer) dial(ctx context.Context, id int) (*conn, Phase, error) {
+	nd := net.Dialer{Timeout: d.timeout}
+	if n := len(d.sources); n > 0 {
+		nd.LocalAddr = &net.TCPAddr{IP: d.sources[id%n]}
+	}
+	t0 := time.Now()
+	raw, err := nd.DialContext(ctx, "tcp", d.addr)
+	if err != nil {
+		return nil, PhaseTCP, err
+	}
+	t1 := time.Now()
+	deadline := t0.Add(d.timeout)
+	if err := raw.SetDeadline(deadline); err != nil {
+		raw.Close()
+		return nil, PhaseTCP, err
+	}
+	c := &conn{nc: raw}
+	t2 := t1
+	if d.tls != nil {
+		cc := &countConn{Conn: raw}
+		tc := tls.Client(cc, d.tls)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			raw.Close()
+			return nil, PhaseTLS, err
+		}
+		t2 = time.Now()
+		c.tls = &TLSInfo{State: tc.ConnectionState(), BytesOut: cc.written, BytesIn: cc.read}
+		c.nc = tc
+	}
+	br, _, err := d.ws.Upgrade(c.nc, d.url)
+	if err != nil {
+		c.nc.Close()
+		return nil, PhaseUpgrade, err
+	}
+	t3 := time.Now()
+	if err := c.nc.SetDeadline(time.Time{}); err != nil {
+		c.nc.Close()
+		return nil, PhaseUpgrade, err
+	}
+	c.br = br
+	c.timings = Timings{TCP: t1.Sub(t0), TLS: t2.Sub(t1), Upgrade: t3.Sub(t2), Total: t3.Sub(t0)}
+	return c, 0, nil
+}

@@ -1,0 +1,366 @@
+// Package driver opens WebSocket connections phase by phase (TCP, TLS,
+// upgrade), runs the per-connection frame loops, and counts what happened:
+// latencies go to a metrics.Recorder, failures are counted by class.
+package driver
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/wssbench/wssbench/bench/metrics"
+	"github.com/wssbench/wssbench/bench/pace"
+)
+
+// Mode is what each connection does once it is up.
+type Mode string
+
+// The driver's modes.
+const (
+	// ModeSteady ramps all connections up, then exchanges echo frames for Duration.
+	ModeSteady Mode = "steady"
+	// ModeStorm repeats connect, one echo, close on Conns workers for Duration.
+	ModeStorm Mode = "handshake-storm"
+	// ModeHold ramps all connections up and holds them idle for Duration.
+	ModeHold Mode = "connect-hold"
+)
+
+// Config is the resolved description of a load: every field is ready to use.
+type Config struct {
+	// URL is the ws:// or wss:// target.
+	URL *url.URL
+	// TLS is the client TLS config; nil for ws://.
+	TLS *tls.Config
+	// Header and Subprotocols go into the upgrade request.
+	Header       http.Header
+	Subprotocols []string
+	// SourceIPs, if set, are used round-robin as local addresses.
+	SourceIPs []net.IP
+	// Mode selects the connection behaviour.
+	Mode Mode
+	// Conns is the number of connections (steady, hold) or workers (storm).
+	Conns int
+	// Arrival schedules connection attempts.
+	Arrival pace.Schedule
+	// ConnectTimeout bounds TCP+TLS+upgrade of one connection.
+	ConnectTimeout time.Duration
+	// Duration is the steady-state (or hold, or storm) window.
+	Duration time.Duration
+	// MsgRate is frames per second per connection; 0 is closed-loop ping-pong.
+	MsgRate float64
+	// PayloadBytes is the size of each frame's payload.
+	PayloadBytes int
+	// Binary selects binary frames; otherwise text.
+	Binary bool
+	// FrameTimeout bounds the wait for one echo.
+	FrameTimeout time.Duration
+	// CloseTimeout bounds the close handshake.
+	CloseTimeout time.Duration
+	// Shards is the number of histogram shards (default 4×GOMAXPROCS by the caller).
+	Shards int
+	// OnPhase, if set, is called as each phase begins, from the Run goroutine.
+	OnPhase func(name string, at time.Time)
+}
+
+// Driver runs one load.
+type Driver struct {
+	cfg    *Config
+	dialer *dialer
+	rec    *metrics.Recorder
+	t      *tally
+
+	attempted, established, failed, open atomic.Int64
+	sent, received, lost, clean          atomic.Int64
+	peak                                 atomic.Int64
+
+	phase       atomic.Int32 // one of the phase* values
+	steadyStart time.Time    // set before phase becomes phaseSteady
+	steadyEnd   time.Time
+
+	mu       sync.Mutex
+	sessions map[int]*session
+}
+
+const (
+	phaseConnect int32 = iota
+	phaseSteady
+	phaseClose
+)
+
+// New checks cfg and prepares a Driver.
+func New(cfg *Config) (*Driver, error) {
+	switch {
+	case cfg.URL == nil:
+		return nil, errors.New("driver: no target URL")
+	case cfg.Conns < 1:
+		return nil, errors.New("driver: Conns must be at least 1")
+	case cfg.PayloadBytes < MinPayloadBytes(cfg.Binary):
+		return nil, fmt.Errorf("driver: PayloadBytes must be at least %d", MinPayloadBytes(cfg.Binary))
+	}
+	if cfg.Arrival == nil {
+		cfg.Arrival = pace.Constant{}
+	}
+	if cfg.FrameTimeout <= 0 {
+		cfg.FrameTimeout = 10 * time.Second
+	}
+	if cfg.CloseTimeout <= 0 {
+		cfg.CloseTimeout = 2 * time.Second
+	}
+	return &Driver{
+		cfg: cfg, dialer: newDialer(cfg), rec: metrics.NewRecorder(cfg.Shards),
+		t: newTally(), sessions: make(map[int]*session),
+	}, nil
+}
+
+// Recorder returns the driver's latency recorder; the caller collects intervals from it.
+func (d *Driver) Recorder() *metrics.Recorder { return d.rec }
+
+// Progress is a live view of a run, safe to read at any time.
+type Progress struct {
+	Attempted, Established, Failed, Open int64
+	FramesSent, FramesReceived           int64
+	Errors                               int64
+	// Phase is "connect", "steady" or "close".
+	Phase string
+}
+
+// Progress returns the current counters.
+func (d *Driver) Progress() Progress {
+	return Progress{
+		Attempted: d.attempted.Load(), Established: d.established.Load(), Failed: d.failed.Load(),
+		Open: d.open.Load(), FramesSent: d.sent.Load(), FramesReceived: d.received.Load(),
+		Errors: d.t.errorCount(), Phase: [...]string{"connect", "steady", "close"}[d.phase.Load()],
+	}
+}
+
+func (d *Driver) mark(st *Stats, name string) {
+	now := time.Now()
+	st.Phases = append(st.Phases, PhaseMark{Name: name, At: now})
+	if d.cfg.OnPhase != nil {
+		d.cfg.OnPhase(name, now)
+	}
+}
+
+// Run applies the load until its duration ends or ctx is cancelled, then
+// closes every connection with a close handshake. It returns what it counted;
+// a cancelled run returns its partial Stats with Interrupted set.
+func (d *Driver) Run(ctx context.Context) *Stats {
+	var marks Stats
+	d.mark(&marks, "connect")
+	stopKicker := context.AfterFunc(ctx, d.kickAll)
+	defer stopKicker()
+	if d.cfg.Mode == ModeStorm {
+		d.runStorm(ctx, &marks)
+	} else {
+		d.runHeld(ctx, &marks)
+	}
+	d.mark(&marks, "done")
+
+	d.t.mu.Lock()
+	st := d.t.s
+	d.t.mu.Unlock()
+	st.Phases = marks.Phases
+	st.Attempted, st.Established, st.Failed = d.attempted.Load(), d.established.Load(), d.failed.Load()
+	st.FramesSent, st.FramesReceived, st.FramesLost = d.sent.Load(), d.received.Load(), d.lost.Load()
+	st.ClosedClean, st.PeakConcurrent = d.clean.Load(), d.peak.Load()
+	st.Interrupted = ctx.Err() != nil
+	return &st
+}
+
+// sleepUntil waits until t or ctx ends; it reports false if ctx ended first.
+func sleepUntil(ctx context.Context, t time.Time) bool {
+	wait := time.Until(t)
+	if wait <= 0 {
+		return ctx.Err() == nil
+	}
+	tm := time.NewTimer(wait)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// runHeld is the steady and hold modes: ramp, then all connections at once.
+func (d *Driver) runHeld(ctx context.Context, marks *Stats) {
+	start := time.Now()
+	var dialed, done sync.WaitGroup
+	for i := 0; i < d.cfg.Conns; i++ {
+		if !sleepUntil(ctx, start.Add(d.cfg.Arrival.At(int64(i)))) {
+			break
+		}
+		dialed.Add(1)
+		done.Add(1)
+		go func(id int) {
+			defer done.Done()
+			d.connection(ctx, id, &dialed)
+		}(i)
+	}
+	dialed.Wait()
+	if ctx.Err() == nil {
+		d.steadyStart = time.Now()
+		d.steadyEnd = d.steadyStart.Add(d.cfg.Duration)
+		d.mark(marks, "steady")
+		d.setPhase(phaseSteady)
+		sleepUntil(ctx, d.steadyEnd)
+	}
+	d.mark(marks, "close")
+	if d.cfg.Mode == ModeSteady && ctx.Err() == nil {
+		// Steady connections end their own loops at steadyEnd, after their last
+		// echo: a kick now would cut that echo short.
+		d.phase.Store(phaseClose)
+	} else {
+		d.setPhase(phaseClose)
+	}
+	done.Wait()
+}
+
+// setPhase moves the run to phase p and wakes connections waiting in a read.
+func (d *Driver) setPhase(p int32) {
+	d.phase.Store(p)
+	d.kickAll()
+}
+
+// kickAll interrupts every connection blocked in a read, so it re-checks the phase.
+func (d *Driver) kickAll() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	now := time.Now()
+	for _, s := range d.sessions {
+		// An error here means the connection is already closed: nothing to wake.
+		_ = s.ws.NetConn().SetReadDeadline(now)
+	}
+}
+
+func (d *Driver) register(s *session) {
+	d.mu.Lock()
+	d.sessions[s.id] = s
+	d.mu.Unlock()
+}
+
+func (d *Driver) unregister(s *session) {
+	d.mu.Lock()
+	delete(d.sessions, s.id)
+	d.mu.Unlock()
+}
+
+// connection is one connection's life in the steady and hold modes.
+func (d *Driver) connection(ctx context.Context, id int, dialed *sync.WaitGroup) {
+	s, ok := d.open1(ctx, id)
+	dialed.Done()
+	if !ok {
+		return
+	}
+	defer d.finish(s)
+	d.register(s)
+	defer d.unregister(s)
+	// Wait (reading, so pings are answered) until steady state or the close.
+	for d.phase.Load() == phaseConnect && ctx.Err() == nil {
+		if err := s.idleRead(); err != nil {
+			d.frameError(ctx, err)
+			return
+		}
+	}
+	if d.cfg.Mode == ModeSteady {
+		if d.phase.Load() == phaseSteady && ctx.Err() == nil {
+			if err := s.steady(ctx, d); err != nil {
+				d.frameError(ctx, err)
+			}
+		}
+		return
+	}
+	for d.phase.Load() == phaseSteady && ctx.Err() == nil {
+		if err := s.idleRead(); err != nil {
+			d.frameError(ctx, err)
+			return
+		}
+	}
+}
+
+// frameError counts a failure after the connection was up, unless the run was
+// interrupted (an interrupted read is not the target's fault).
+func (d *Driver) frameError(ctx context.Context, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	d.t.fail(Classify(PhaseFrame, err), err)
+}
+
+// open1 dials connection id and accounts for the attempt.
+func (d *Driver) open1(ctx context.Context, id int) (*session, bool) {
+	d.attempted.Add(1)
+	c, phase, err := d.dialer.dial(ctx, id)
+	if err != nil {
+		d.failed.Add(1)
+		if ctx.Err() == nil {
+			d.t.fail(Classify(phase, err), err)
+		}
+		return nil, false
+	}
+	d.established.Add(1)
+	if n := d.open.Add(1); n > d.peak.Load() {
+		d.peak.Store(n) // racy max: good enough for a peak figure
+	}
+	shard := id
+	d.rec.Record(shard, metrics.TCPConnect, c.timings.TCP)
+	if c.tls != nil {
+		d.rec.Record(shard, metrics.TLSHandshake, c.timings.TLS)
+		d.t.handshake(c.tls)
+	}
+	d.rec.Record(shard, metrics.WSUpgrade, c.timings.Upgrade)
+	d.rec.Record(shard, metrics.ConnectTotal, c.timings.Total)
+	return newSession(id, c, d.cfg), true
+}
+
+// finish closes s with a close handshake.
+func (d *Driver) finish(s *session) {
+	if s.ws.Close(ws.StatusNormalClosure, d.cfg.CloseTimeout) {
+		d.clean.Add(1)
+	}
+	d.open.Add(-1)
+}
+
+// runStorm is the handshake-storm mode: Conns workers each repeat connect,
+// one echo, close; attempts follow the arrival schedule across all workers.
+func (d *Driver) runStorm(ctx context.Context, marks *Stats) {
+	start := time.Now()
+	end := start.Add(d.cfg.Duration)
+	d.steadyStart = start
+	var ticket atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < d.cfg.Conns; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				n := ticket.Add(1) - 1
+				due := start.Add(d.cfg.Arrival.At(n))
+				if !due.Before(end) || !sleepUntil(ctx, due) {
+					return
+				}
+				s, ok := d.open1(ctx, int(n))
+				if !ok {
+					continue
+				}
+				d.register(s)
+				if err := s.echoOnce(d, time.Now()); err != nil {
+					d.frameError(ctx, err)
+				}
+				d.unregister(s)
+				d.finish(s)
+			}
+		}()
+	}
+	wg.Wait()
+	d.mark(marks, "close")
+}

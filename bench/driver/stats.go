@@ -1,0 +1,92 @@
+package driver
+
+import (
+	"crypto/tls"
+	"sync"
+	"time"
+
+	"github.com/wssbench/wssbench/bench/tlsconf"
+)
+
+// Stats is what a run counted. Latencies live in the metrics.Recorder.
+type Stats struct {
+	// Attempted, Established and Failed count connection attempts.
+	Attempted, Established, Failed int64
+	// Errors counts failures by class; ErrorSamples keeps the first message of each class.
+	Errors       map[string]int64
+	ErrorSamples map[string]string
+	// TLSVersions, CipherSuites and Groups count what each handshake negotiated.
+	TLSVersions, CipherSuites, Groups map[string]int64
+	// Resumed and HelloRetry count resumed handshakes and HelloRetryRequests.
+	Resumed, HelloRetry int64
+	// Handshakes counts completed TLS handshakes; HandshakeBytesOut/In sum their wire bytes.
+	Handshakes, HandshakeBytesOut, HandshakeBytesIn int64
+	// FramesSent and FramesReceived count steady-state (or storm) echo frames;
+	// FramesLost are those sent and never echoed.
+	FramesSent, FramesReceived, FramesLost int64
+	// ClosedClean counts connections whose close handshake completed.
+	ClosedClean int64
+	// PeakConcurrent is the most connections open at once.
+	PeakConcurrent int64
+	// Phases holds when each phase began, in order: "connect", "steady", "close", "done".
+	Phases []PhaseMark
+	// Interrupted is set when the context was cancelled before the run ended.
+	Interrupted bool
+}
+
+// PhaseMark is the start of one phase of a run.
+type PhaseMark struct {
+	Name string
+	At   time.Time
+}
+
+// tally holds the maps of a run under one lock; it is touched once per
+// connection or per error, never per frame.
+type tally struct {
+	mu sync.Mutex
+	s  Stats
+}
+
+func newTally() *tally {
+	return &tally{s: Stats{
+		Errors: map[string]int64{}, ErrorSamples: map[string]string{},
+		TLSVersions: map[string]int64{}, CipherSuites: map[string]int64{}, Groups: map[string]int64{},
+	}}
+}
+
+func (t *tally) fail(class string, err error) {
+	t.mu.Lock()
+	t.s.Errors[class]++
+	if _, ok := t.s.ErrorSamples[class]; !ok && err != nil {
+		t.s.ErrorSamples[class] = err.Error()
+	}
+	t.mu.Unlock()
+}
+
+func (t *tally) handshake(info *TLSInfo) {
+	st := &info.State
+	t.mu.Lock()
+	t.s.Handshakes++
+	t.s.TLSVersions[tls.VersionName(st.Version)]++
+	t.s.CipherSuites[tls.CipherSuiteName(st.CipherSuite)]++
+	t.s.Groups[tlsconf.GroupName(st.CurveID)]++
+	if st.DidResume {
+		t.s.Resumed++
+	}
+	if st.HelloRetryRequest {
+		t.s.HelloRetry++
+	}
+	t.s.HandshakeBytesOut += info.BytesOut
+	t.s.HandshakeBytesIn += info.BytesIn
+	t.mu.Unlock()
+}
+
+func (t *tally) errorCount() int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var n int64
+	for _, v := range t.s.Errors {
+		n += v
+	}
+	return n
+}

@@ -1,0 +1,100 @@
+package bench
+
+import (
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/wssbench/wssbench/bench/driver"
+	"github.com/wssbench/wssbench/bench/metrics"
+)
+
+// Result is everything one run measured. reports turns it into the
+// "wssbench/v1" report.
+type Result struct {
+	// Config is the configuration that ran, after defaults.
+	Config Config
+	// TargetURL is where the load went; BuiltinTarget is set when wssbench started the target.
+	TargetURL     string
+	BuiltinTarget bool
+	// TargetInProcess is set when the built-in target shared the driver's process,
+	// so the driver's CPU includes the target's.
+	TargetInProcess bool
+	// StartedAt and Elapsed bound the whole run.
+	StartedAt time.Time
+	Elapsed   time.Duration
+	// Stats are the driver's counts.
+	Stats *driver.Stats
+	// Histograms are the run totals, indexed by metrics.Metric.
+	Histograms [metrics.NumMetrics]*hdr.Histogram
+	// Clipped counts latency samples above the histogram's range.
+	Clipped int64
+	// CPU is per-process CPU time, whole run and by phase.
+	CPU CPU
+	// Memory is resident memory of the driver and target.
+	Memory Memory
+	// Health describes the driver process during the run.
+	Health Health
+	// Warnings are things the user should know about the run.
+	Warnings []string
+}
+
+// PhaseCPU is CPU time spent in each phase of a run.
+type PhaseCPU struct {
+	// Connect is the ramp (or the whole storm); Steady the frame window; Close the close handshakes.
+	Connect, Steady, Close time.Duration
+}
+
+// CPU is what the processes of a run used. Target is zero when the target is
+// not a process this run started.
+type CPU struct {
+	Driver, Target               time.Duration
+	DriverByPhase, TargetByPhase PhaseCPU
+}
+
+// Memory is resident memory in bytes.
+type Memory struct {
+	// DriverBaselineRSS is the driver's RSS before the first connection; DriverPeakRSS its peak (VmHWM).
+	DriverBaselineRSS, DriverPeakRSS int64
+	// TargetPeakRSS is the built-in target's peak RSS when it ran as a child.
+	TargetPeakRSS int64
+}
+
+// Health is the driver's own condition: a saturated generator makes latency figures suspect.
+type Health struct {
+	// CPUUtil is driver CPU time over wall time during the measured phase, in cores.
+	CPUUtil float64
+	// Cores is GOMAXPROCS.
+	Cores int
+	// GCCycles and GCPause are the collections during the run and their total pause.
+	GCCycles uint32
+	GCPause  time.Duration
+	// SendLagP99 is the 99th percentile of how late frames left against their schedule.
+	SendLagP99 time.Duration
+	// Saturated is set when the driver could not keep its schedule; Reasons says why.
+	Saturated bool
+	Reasons   []string
+}
+
+// The run modes, as written in Config.Mode.
+const (
+	ModeSteady = string(driver.ModeSteady)
+	ModeStorm  = string(driver.ModeStorm)
+	ModeHold   = string(driver.ModeHold)
+)
+
+// PhaseWalls returns the wall time of the connect phase (the ramp, or the
+// whole storm) and of the steady phase (the frame or hold window).
+func (r *Result) PhaseWalls() (connect, steady time.Duration) {
+	at := map[string]time.Time{}
+	for _, m := range r.Stats.Phases {
+		at[m.Name] = m.At
+	}
+	if r.Config.Mode == ModeStorm {
+		return at["close"].Sub(at["connect"]), 0
+	}
+	if s, ok := at["steady"]; ok {
+		connect = s.Sub(at["connect"])
+		steady = at["close"].Sub(s)
+	}
+	return connect, steady
+}

@@ -1,0 +1,155 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/wssbench/wssbench/bench"
+	"github.com/wssbench/wssbench/reports"
+	"github.com/wssbench/wssbench/scenarios"
+)
+
+// runFlags binds every run flag to a field of cfg, with cfg's values as defaults.
+func runFlags(cfg *bench.Config) (*pflag.FlagSet, *runOut) {
+	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
+	fs.SortFlags = false
+	out := &runOut{}
+	fs.StringVar(&out.scenario, "scenario", "", "scenario: a YAML file or a shipped name ("+strings.Join(scenarios.Shipped(), ", ")+"); flags override it")
+	fs.StringVar(&cfg.Target, "target", cfg.Target, "ws:// or wss:// URL; empty starts the built-in echo target on loopback")
+	fs.StringVar(&cfg.Mode, "mode", cfg.Mode, "steady, handshake-storm or connect-hold")
+	fs.IntVarP(&cfg.Conns, "conns", "c", cfg.Conns, "connections (steady, connect-hold) or concurrent workers (handshake-storm)")
+	fs.Float64Var(&cfg.ConnectRate, "connect-rate", cfg.ConnectRate, "new connections per second during the ramp; 0 = as fast as possible")
+	fs.DurationVarP((*time.Duration)(&cfg.Duration), "duration", "d", time.Duration(cfg.Duration), "steady-state window after all connections are up")
+	fs.Float64Var(&cfg.MsgRate, "msg-rate", cfg.MsgRate, "frames per second per connection, open loop; 0 = closed-loop ping-pong")
+	fs.IntVar(&cfg.PayloadBytes, "size", cfg.PayloadBytes, "frame payload in bytes (at least 16 binary, 32 text)")
+	fs.BoolVar(&cfg.Binary, "binary", cfg.Binary, "send binary frames (default text)")
+	fs.StringVar(&cfg.CAFile, "ca", cfg.CAFile, "PEM file of CA certificates to trust for --target")
+	fs.BoolVar(&cfg.Insecure, "insecure", cfg.Insecure, "skip certificate verification (the summary says so)")
+	fs.StringVar(&cfg.ServerName, "server-name", cfg.ServerName, "TLS server name (SNI and verification), if not the URL's host")
+	fs.StringArrayVarP(&cfg.Headers, "header", "H", cfg.Headers, "extra upgrade request header 'Name: value' (repeatable)")
+	fs.StringSliceVar(&cfg.Subprotocols, "subprotocol", cfg.Subprotocols, "WebSocket subprotocol to offer (repeatable)")
+	fs.StringVar(&cfg.SourceIPs, "source-ips", cfg.SourceIPs, "local addresses to spread connections over: 127.0.0.2-127.0.0.9 or a comma list")
+	fs.DurationVar((*time.Duration)(&cfg.ConnectTimeout), "connect-timeout", time.Duration(cfg.ConnectTimeout), "bound on TCP + TLS + upgrade of one connection")
+	fs.DurationVar((*time.Duration)(&cfg.FrameTimeout), "frame-timeout", time.Duration(cfg.FrameTimeout), "bound on the wait for one echo")
+	fs.StringVar(&cfg.CertKey, "cert-key", cfg.CertKey, "key type of the built-in target's certificate")
+	fs.StringVar(&cfg.Label, "label", cfg.Label, "name of the run in reports")
+	fs.StringVarP(&out.jsonFile, "out", "o", "", "write the JSON report (schema wssbench/v1) to this file")
+	fs.BoolVarP(&out.quiet, "quiet", "q", false, "no progress line")
+	fs.StringVar(&out.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the driver to this file (for the driver's own hot spots)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `wssbench run: one benchmark run
+
+Opens --conns TLS WebSocket connections at --connect-rate, timing TCP, TLS and
+upgrade of each; once all are up, exchanges echo frames for --duration and
+measures their round trip; then closes every connection with a close frame.
+Without --target it starts the built-in echo target in a child process on
+loopback, with a fresh self-signed ECDSA certificate that the driver trusts.
+Ctrl-C stops the run and still prints (and writes) a partial report.
+
+Usage:
+  wssbench run [--target URL] [flags]
+
+Examples:
+  wssbench run
+  wssbench run --conns 5000 --connect-rate 1000 --duration 10s --msg-rate 2 --out out/r.json
+  wssbench run --msg-rate 0 --conns 50 --size 1024 --binary      closed-loop ping-pong
+  wssbench run --scenario handshake-storm
+  wssbench run --target wss://127.0.0.1:8443/ --ca ca.pem --conns 10000 --source-ips 127.0.0.2-127.0.0.3
+
+Flags:
+%s`, fs.FlagUsages())
+	}
+	return fs, out
+}
+
+type runOut struct {
+	scenario string
+	jsonFile string
+	quiet    bool
+	// cpuProfile is a pprof output path for the driver process.
+	cpuProfile string
+}
+
+// loadRunConfig parses args over the scenario (if any) or the defaults: a flag
+// overrides the scenario only when the user set it.
+func loadRunConfig(args []string, stdout, stderr io.Writer) (bench.Config, *runOut, int, bool) {
+	cfg := bench.Default()
+	fs, out := runFlags(&cfg)
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return cfg, out, code, false
+	}
+	if out.scenario == "" {
+		return cfg, out, 0, true
+	}
+	sc, err := scenarios.Load(out.scenario)
+	if err != nil {
+		return cfg, out, errorCode(stderr, "run", err), false
+	}
+	fs2, out2 := runFlags(&sc)
+	if code, ok := parseFlags(fs2, args, stdout, stderr); !ok {
+		return sc, out2, code, false
+	}
+	return sc, out2, 0, true
+}
+
+func cmdRun(args []string, stdout, stderr io.Writer) int {
+	cfg, out, code, ok := loadRunConfig(args, stdout, stderr)
+	if !ok {
+		return code
+	}
+	if err := cfg.Validate(); err != nil {
+		return errorCode(stderr, "run", err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return errorCode(stderr, "run", fmt.Errorf("find the wssbench binary to start the built-in target: %w", err))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	opt := bench.Options{TargetArgv: []string{exe, "serve"}}
+	var prog *progressLine
+	if !out.quiet {
+		prog = newProgressLine(stderr)
+		opt.Progress = prog.update
+	}
+	if out.cpuProfile != "" {
+		f, err := os.Create(out.cpuProfile)
+		if err != nil {
+			return errorCode(stderr, "run", &bench.InputError{Err: fmt.Errorf("--cpuprofile: %w", err)})
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return errorCode(stderr, "run", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	res, err := bench.Run(ctx, cfg, opt)
+	if prog != nil {
+		prog.done()
+	}
+	if err != nil {
+		return errorCode(stderr, "run", err)
+	}
+	rep := reports.FromResult(res, reports.Meta{Version: Version, Commit: Commit})
+	if err := reports.WriteText(stdout, rep); err != nil {
+		return errorCode(stderr, "run", err)
+	}
+	if out.jsonFile != "" {
+		if err := reports.WriteJSONFile(out.jsonFile, rep); err != nil {
+			return errorCode(stderr, "run", fmt.Errorf("write --out: %w", err))
+		}
+		fmt.Fprintf(stderr, "report written to %s\n", out.jsonFile)
+	}
+	if !rep.Verdict.OK {
+		return ExitRunFailed
+	}
+	return ExitOK
+}

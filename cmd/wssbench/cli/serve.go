@@ -1,0 +1,104 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/wssbench/wssbench/bench"
+	"github.com/wssbench/wssbench/bench/target"
+	"github.com/wssbench/wssbench/bench/tlsconf"
+)
+
+func cmdServe(args []string, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:8443", "address to listen on (port 0 picks a free port)")
+	plain := fs.Bool("plain", false, "serve plain ws:// instead of wss://")
+	certFile := fs.String("cert", "", "PEM certificate (chain) file; without it a fresh self-signed chain is made")
+	keyFile := fs.String("key", "", "PEM private key file for --cert")
+	certKey := fs.String("cert-key", string(tlsconf.KeyECDSAP256), "key type of a generated certificate: "+strings.Join(tlsconf.KeyTypes(), ", "))
+	maxFrame := fs.Int64("max-frame", 1<<20, "largest frame payload accepted, in bytes; larger frames close the connection with 1009")
+	idle := fs.Duration("idle-timeout", 2*time.Minute, "close a connection that sends nothing for this long")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `wssbench serve: the built-in echo target
+
+It echoes text and binary frames, answers pings, completes the close handshake
+and bounds frame size and idle time. It prints its URL, then serves until
+SIGINT or SIGTERM, when it closes every connection with a close frame.
+
+Usage:
+  wssbench serve [--listen ADDR] [--plain] [--cert FILE --key FILE]
+
+Examples:
+  wssbench serve --listen 127.0.0.1:8443                  wss:// with a fresh self-signed certificate
+  wssbench serve --listen 127.0.0.1:8080 --plain          ws://, for a TLS-terminating proxy in front
+  wssbench serve --cert cert.pem --key key.pem
+
+Flags:
+%s`, fs.FlagUsages())
+	}
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
+	}
+	cfg := target.Config{Listen: *listen, MaxFrameBytes: *maxFrame, IdleTimeout: *idle}
+	var caNote string
+	if !*plain {
+		tc, note, err := serverTLS(*certFile, *keyFile, *certKey)
+		if err != nil {
+			return errorCode(stderr, "serve", err)
+		}
+		cfg.TLS, caNote = tc, note
+	} else if *certFile != "" || *keyFile != "" {
+		return errorCode(stderr, "serve", &bench.InputError{Err: fmt.Errorf("--cert and --key make no sense with --plain; drop one or the other")})
+	}
+	srv, err := target.Listen(cfg)
+	if err != nil {
+		return errorCode(stderr, "serve", &bench.InputError{Err: err})
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	fmt.Fprintf(stdout, "%s%s\n", bench.ReadyPrefix, srv.URL())
+	if caNote != "" {
+		fmt.Fprintln(stdout, caNote)
+	}
+	if err := srv.Serve(ctx); err != nil {
+		return errorCode(stderr, "serve", err)
+	}
+	return ExitOK
+}
+
+// serverTLS loads --cert/--key, or generates a chain and writes its CA where
+// a driver can read it.
+func serverTLS(certFile, keyFile, keyType string) (*tls.Config, string, error) {
+	if (certFile == "") != (keyFile == "") {
+		return nil, "", &bench.InputError{Err: fmt.Errorf("--cert and --key go together: give both or neither")}
+	}
+	if certFile != "" {
+		c, err := tlsconf.LoadKeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, "", &bench.InputError{Err: err}
+		}
+		return &tls.Config{Certificates: []tls.Certificate{c}}, "", nil
+	}
+	chain, err := tlsconf.NewChain(tlsconf.CertOptions{KeyType: tlsconf.KeyType(keyType)})
+	if err != nil {
+		return nil, "", &bench.InputError{Err: err}
+	}
+	dir, err := os.MkdirTemp("", "wssbench-serve-")
+	if err != nil {
+		return nil, "", err
+	}
+	_, _, caFile, err := chain.WriteFiles(dir)
+	if err != nil {
+		return nil, "", err
+	}
+	return &tls.Config{Certificates: []tls.Certificate{chain.Leaf}},
+		"wssbench serve: self-signed certificate for localhost, 127.0.0.1, ::1; trust it with --ca " + caFile, nil
+}

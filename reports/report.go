@@ -1,0 +1,262 @@
+// Package reports turns a bench.Result into the versioned "wssbench/v1"
+// report and encodes it (text summary, JSON).
+package reports
+
+import (
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/wssbench/wssbench/bench"
+	"github.com/wssbench/wssbench/bench/metrics"
+)
+
+// Schema is the version tag of the JSON report.
+const Schema = "wssbench/v1"
+
+// Report is one run, as written to JSON. Durations are microseconds (floats)
+// unless a name says otherwise.
+type Report struct {
+	Schema      string       `json:"schema"`
+	Label       string       `json:"label"`
+	Build       Build        `json:"build"`
+	Config      bench.Config `json:"config"`
+	StartedAt   time.Time    `json:"started_at"`
+	DurationS   float64      `json:"duration_s"`
+	Partial     bool         `json:"partial"`
+	Target      Target       `json:"target"`
+	Connections Connections  `json:"connections"`
+	Phases      Phases       `json:"phases"`
+	Frames      Frames       `json:"frames"`
+	TLS         TLS          `json:"tls"`
+	CPU         CPU          `json:"cpu"`
+	Memory      Memory       `json:"memory"`
+	Health      Health       `json:"health"`
+	Verdict     Verdict      `json:"verdict"`
+	Warnings    []string     `json:"warnings,omitempty"`
+}
+
+// Build says what produced the report and on which machine.
+type Build struct {
+	Version   string `json:"version"`
+	Commit    string `json:"commit"`
+	GoVersion string `json:"go_version"`
+	CPUModel  string `json:"cpu_model"`
+	Cores     int    `json:"cores"`
+}
+
+// Target is where the load went.
+type Target struct {
+	URL string `json:"url"`
+	// Builtin is set when wssbench started the target; InProcess when it shared the driver's process.
+	Builtin   bool `json:"builtin"`
+	InProcess bool `json:"in_process"`
+}
+
+// Connections counts connection attempts and failures by class.
+type Connections struct {
+	Attempted      int64             `json:"attempted"`
+	Established    int64             `json:"established"`
+	Failed         int64             `json:"failed"`
+	PeakConcurrent int64             `json:"peak_concurrent"`
+	ClosedClean    int64             `json:"closed_clean"`
+	Errors         map[string]int64  `json:"errors"`
+	ErrorSamples   map[string]string `json:"error_samples,omitempty"`
+	// ConnectPerSec is connections established per second of the connect phase.
+	ConnectPerSec float64 `json:"connect_per_s"`
+}
+
+// H summarises one latency histogram, in microseconds.
+type H struct {
+	Count  int64   `json:"count"`
+	MinUs  float64 `json:"min_us"`
+	MeanUs float64 `json:"mean_us"`
+	P50Us  float64 `json:"p50_us"`
+	P90Us  float64 `json:"p90_us"`
+	P99Us  float64 `json:"p99_us"`
+	P999Us float64 `json:"p999_us"`
+	MaxUs  float64 `json:"max_us"`
+}
+
+// Phases are the connection setup latencies.
+type Phases struct {
+	TCPConnect   H `json:"tcp_connect"`
+	TLSHandshake H `json:"tls_handshake"`
+	WSUpgrade    H `json:"ws_upgrade"`
+	ConnectTotal H `json:"connect_total"`
+}
+
+// Frames are the echo frames and their round trips.
+type Frames struct {
+	Sent     int64 `json:"sent"`
+	Received int64 `json:"received"`
+	Lost     int64 `json:"lost"`
+	// PerSec is frames echoed per second of the steady phase (or the storm).
+	PerSec float64 `json:"per_s"`
+	// RequestedPerSec is conns × msg_rate in open-loop mode, else 0.
+	RequestedPerSec float64 `json:"requested_per_s"`
+	// RTT is measured from the scheduled send time; RTTUncorrected from the actual one.
+	RTT            H `json:"rtt"`
+	RTTUncorrected H `json:"rtt_uncorrected"`
+}
+
+// TLS counts what the handshakes negotiated.
+type TLS struct {
+	Handshakes   int64            `json:"handshakes"`
+	Versions     map[string]int64 `json:"versions"`
+	CipherSuites map[string]int64 `json:"cipher_suites"`
+	Groups       map[string]int64 `json:"groups"`
+	Resumed      int64            `json:"resumed"`
+	HelloRetry   int64            `json:"hello_retry"`
+	// HandshakeBytesOut/In are mean bytes per handshake on the wire, client to server and back.
+	HandshakeBytesOut float64 `json:"handshake_bytes_out"`
+	HandshakeBytesIn  float64 `json:"handshake_bytes_in"`
+}
+
+// CPU is CPU time of each process and its cost per handshake and per frame.
+type CPU struct {
+	DriverS float64 `json:"driver_s"`
+	TargetS float64 `json:"target_s"`
+	ProxyS  float64 `json:"proxy_s"`
+	// DriverUsPerHandshake is driver CPU in the connect phase per connection
+	// established (TCP, TLS and upgrade; in a storm also one echo and the close).
+	DriverUsPerHandshake float64 `json:"driver_us_per_handshake"`
+	// DriverUsPerFrame is driver CPU in the steady phase per echoed frame (send and receive).
+	DriverUsPerFrame     float64 `json:"driver_us_per_frame"`
+	TargetUsPerHandshake float64 `json:"target_us_per_handshake"`
+	TargetUsPerFrame     float64 `json:"target_us_per_frame"`
+	// HandshakeFrames is DriverUsPerHandshake / DriverUsPerFrame: one handshake costs as much as this many frames.
+	HandshakeFrames       float64 `json:"handshake_frames"`
+	TargetHandshakeFrames float64 `json:"target_handshake_frames"`
+}
+
+// Memory is resident memory, in bytes.
+type Memory struct {
+	DriverBaselineRSS int64 `json:"driver_baseline_rss_bytes"`
+	DriverPeakRSS     int64 `json:"driver_peak_rss_bytes"`
+	// DriverPerConn is (peak - baseline) / peak concurrent connections.
+	DriverPerConn float64 `json:"driver_rss_per_conn_bytes"`
+	TargetPeakRSS int64   `json:"target_peak_rss_bytes"`
+}
+
+// Health is the driver's own condition during the run.
+type Health struct {
+	CPUUtilCores   float64 `json:"cpu_util_cores"`
+	Cores          int     `json:"cores"`
+	GCCycles       uint32  `json:"gc_cycles"`
+	GCPauseUs      float64 `json:"gc_pause_us"`
+	SendLagP99Us   float64 `json:"send_lag_p99_us"`
+	ClippedSamples int64   `json:"clipped_samples"`
+}
+
+// Verdict says whether the run is clean, and why not.
+type Verdict struct {
+	OK        bool     `json:"ok"`
+	Saturated bool     `json:"saturated"`
+	Reasons   []string `json:"reasons"`
+}
+
+// Meta is what the binary knows about itself.
+type Meta struct {
+	Version, Commit string
+}
+
+func summarize(h *hdr.Histogram) H {
+	if h == nil || h.TotalCount() == 0 {
+		return H{}
+	}
+	us := func(v int64) float64 { return float64(v) / 1e3 }
+	return H{
+		Count: h.TotalCount(), MinUs: us(h.Min()), MeanUs: h.Mean() / 1e3,
+		P50Us: us(h.ValueAtQuantile(50)), P90Us: us(h.ValueAtQuantile(90)), P99Us: us(h.ValueAtQuantile(99)),
+		P999Us: us(h.ValueAtQuantile(99.9)), MaxUs: us(h.Max()),
+	}
+}
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return runtime.GOARCH
+}
+
+func perUs(d time.Duration, n int64) float64 {
+	if n <= 0 {
+		return 0
+	}
+	return float64(d) / 1e3 / float64(n)
+}
+
+func ratio(a, b float64) float64 {
+	if b <= 0 {
+		return 0
+	}
+	return a / b
+}
+
+// FromResult builds the report of one run.
+func FromResult(res *bench.Result, meta Meta) *Report {
+	st := res.Stats
+	r := &Report{
+		Schema: Schema, Label: res.Config.Label, Config: res.Config, StartedAt: res.StartedAt,
+		DurationS: res.Elapsed.Seconds(), Partial: st.Interrupted,
+		Build:  Build{Version: meta.Version, Commit: meta.Commit, GoVersion: runtime.Version(), CPUModel: cpuModel(), Cores: runtime.NumCPU()},
+		Target: Target{URL: res.TargetURL, Builtin: res.BuiltinTarget, InProcess: res.TargetInProcess},
+		Connections: Connections{Attempted: st.Attempted, Established: st.Established, Failed: st.Failed,
+			PeakConcurrent: st.PeakConcurrent, ClosedClean: st.ClosedClean, Errors: st.Errors, ErrorSamples: st.ErrorSamples},
+		Warnings: res.Warnings,
+	}
+	h := res.Histograms
+	r.Phases = Phases{TCPConnect: summarize(h[metrics.TCPConnect]), TLSHandshake: summarize(h[metrics.TLSHandshake]),
+		WSUpgrade: summarize(h[metrics.WSUpgrade]), ConnectTotal: summarize(h[metrics.ConnectTotal])}
+	connectWall, steadyWall := res.PhaseWalls()
+	if connectWall > 0 {
+		r.Connections.ConnectPerSec = float64(st.Established) / connectWall.Seconds()
+	}
+	frameWall := steadyWall
+	if res.Config.Mode == bench.ModeStorm {
+		frameWall = connectWall
+	}
+	r.Frames = Frames{Sent: st.FramesSent, Received: st.FramesReceived, Lost: st.FramesLost,
+		RTT: summarize(h[metrics.RTT]), RTTUncorrected: summarize(h[metrics.RTTUncorrected])}
+	if frameWall > 0 {
+		r.Frames.PerSec = float64(st.FramesReceived) / frameWall.Seconds()
+	}
+	if res.Config.Mode == bench.ModeSteady && res.Config.MsgRate > 0 {
+		r.Frames.RequestedPerSec = float64(st.Established) * res.Config.MsgRate
+	}
+	r.TLS = TLS{Handshakes: st.Handshakes, Versions: st.TLSVersions, CipherSuites: st.CipherSuites, Groups: st.Groups,
+		Resumed: st.Resumed, HelloRetry: st.HelloRetry}
+	if st.Handshakes > 0 {
+		r.TLS.HandshakeBytesOut = float64(st.HandshakeBytesOut) / float64(st.Handshakes)
+		r.TLS.HandshakeBytesIn = float64(st.HandshakeBytesIn) / float64(st.Handshakes)
+	}
+	c := res.CPU
+	r.CPU = CPU{DriverS: c.Driver.Seconds(), TargetS: c.Target.Seconds(),
+		DriverUsPerHandshake: perUs(c.DriverByPhase.Connect, st.Established),
+		TargetUsPerHandshake: perUs(c.TargetByPhase.Connect, st.Established)}
+	if res.Config.Mode == bench.ModeSteady {
+		r.CPU.DriverUsPerFrame = perUs(c.DriverByPhase.Steady, st.FramesReceived)
+		r.CPU.TargetUsPerFrame = perUs(c.TargetByPhase.Steady, st.FramesReceived)
+	}
+	r.CPU.HandshakeFrames = ratio(r.CPU.DriverUsPerHandshake, r.CPU.DriverUsPerFrame)
+	r.CPU.TargetHandshakeFrames = ratio(r.CPU.TargetUsPerHandshake, r.CPU.TargetUsPerFrame)
+	r.Memory = Memory{DriverBaselineRSS: res.Memory.DriverBaselineRSS, DriverPeakRSS: res.Memory.DriverPeakRSS,
+		TargetPeakRSS: res.Memory.TargetPeakRSS}
+	if st.PeakConcurrent > 0 {
+		r.Memory.DriverPerConn = float64(res.Memory.DriverPeakRSS-res.Memory.DriverBaselineRSS) / float64(st.PeakConcurrent)
+	}
+	hl := res.Health
+	r.Health = Health{CPUUtilCores: hl.CPUUtil, Cores: hl.Cores, GCCycles: hl.GCCycles,
+		GCPauseUs: float64(hl.GCPause) / 1e3, SendLagP99Us: float64(hl.SendLagP99) / 1e3, ClippedSamples: res.Clipped}
+	r.Verdict = verdict(r, hl)
+	return r
+}

@@ -1,0 +1,183 @@
+package reports
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// WriteJSON writes r as indented JSON.
+func WriteJSON(w io.Writer, r any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteJSONFile writes r as JSON to path, creating its folder.
+func WriteJSONFile(path string, r any) error {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := WriteJSON(f, r); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func fmtUs(us float64) string {
+	switch {
+	case us >= 1e6:
+		return fmt.Sprintf("%.2fs", us/1e6)
+	case us >= 1e3:
+		return fmt.Sprintf("%.2fms", us/1e3)
+	default:
+		return fmt.Sprintf("%.0fµs", us)
+	}
+}
+
+func counts(m map[string]int64) string {
+	if len(m) == 0 {
+		return "-"
+	}
+	keys := sortedKeys(m)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s ×%d", k, m[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+// WriteText writes the human summary of one run.
+func WriteText(w io.Writer, r *Report) error {
+	p := &printer{w: w}
+	c := r.Config
+	title := "wssbench " + c.Mode
+	if r.Label != "" {
+		title += " — " + r.Label
+	}
+	p.f("%s: %s\n", title, r.Target.URL)
+	p.f("  %d conns, connect rate %s, %s, msg rate %s, %d B %s frames\n", c.Conns, rate(c.ConnectRate, "/s"), c.Duration,
+		msgRate(c.MsgRate), c.PayloadBytes, map[bool]string{true: "binary", false: "text"}[c.Binary])
+	if r.Partial {
+		p.f("  PARTIAL: the run was interrupted; figures cover what ran\n")
+	}
+	for _, wn := range r.Warnings {
+		p.f("  WARNING: %s\n", wn)
+	}
+	cn := r.Connections
+	p.f("\nconnections  %d attempted, %d established, %d failed, peak %d open, %d closed cleanly, %.0f/s connect rate\n",
+		cn.Attempted, cn.Established, cn.Failed, cn.PeakConcurrent, cn.ClosedClean, cn.ConnectPerSec)
+	if len(cn.Errors) > 0 {
+		p.f("errors       %s\n", counts(cn.Errors))
+		for _, k := range sortedKeys(cn.ErrorSamples) {
+			p.f("             %s: %s\n", k, cn.ErrorSamples[k])
+		}
+	}
+	p.f("\n%-20s %8s %9s %9s %9s %9s %9s\n", "latency", "count", "p50", "p90", "p99", "p99.9", "max")
+	row := func(name string, h H) {
+		if h.Count == 0 {
+			return
+		}
+		p.f("%-20s %8d %9s %9s %9s %9s %9s\n", name, h.Count, fmtUs(h.P50Us), fmtUs(h.P90Us), fmtUs(h.P99Us), fmtUs(h.P999Us), fmtUs(h.MaxUs))
+	}
+	row("tcp_connect", r.Phases.TCPConnect)
+	row("tls_handshake", r.Phases.TLSHandshake)
+	row("ws_upgrade", r.Phases.WSUpgrade)
+	row("connect_total", r.Phases.ConnectTotal)
+	row("ws_rtt", r.Frames.RTT)
+	row("ws_rtt_uncorrected", r.Frames.RTTUncorrected)
+	f := r.Frames
+	if f.Sent > 0 {
+		p.f("\nframes       %d sent, %d echoed, %d lost, %.0f/s", f.Sent, f.Received, f.Lost, f.PerSec)
+		if f.RequestedPerSec > 0 {
+			p.f(" (requested %.0f/s, %.2f%%)", f.RequestedPerSec, 100*f.PerSec/f.RequestedPerSec)
+		}
+		p.f("\n")
+	}
+	t := r.TLS
+	if t.Handshakes > 0 {
+		p.f("tls          %s; %s; groups %s\n", counts(t.Versions), counts(t.CipherSuites), counts(t.Groups))
+		p.f("             %d resumed, %d HelloRetryRequest, %.0f B out / %.0f B in per handshake\n", t.Resumed, t.HelloRetry, t.HandshakeBytesOut, t.HandshakeBytesIn)
+	}
+	cpu := r.CPU
+	p.f("cpu          driver %.2fs", cpu.DriverS)
+	if r.Target.Builtin && !r.Target.InProcess {
+		p.f(", target %.2fs", cpu.TargetS)
+	}
+	p.f("\n")
+	p.f("             driver %.0fµs per handshake, %.2fµs per frame", cpu.DriverUsPerHandshake, cpu.DriverUsPerFrame)
+	if cpu.TargetUsPerHandshake > 0 {
+		p.f("; target %.0fµs per handshake, %.2fµs per frame", cpu.TargetUsPerHandshake, cpu.TargetUsPerFrame)
+	}
+	p.f("\n")
+	if r.Memory.DriverPerConn > 0 {
+		p.f("memory       driver peak RSS %.1f MiB, %.1f KiB per connection", float64(r.Memory.DriverPeakRSS)/(1<<20), r.Memory.DriverPerConn/1024)
+		if r.Memory.TargetPeakRSS > 0 {
+			p.f("; target peak RSS %.1f MiB", float64(r.Memory.TargetPeakRSS)/(1<<20))
+		}
+		p.f("\n")
+	}
+	if cpu.HandshakeFrames > 0 {
+		p.f("\nheadline     one handshake costs the driver as much CPU as %.0f frames", cpu.HandshakeFrames)
+		if cpu.TargetHandshakeFrames > 0 {
+			p.f(" (the target: %.0f frames)", cpu.TargetHandshakeFrames)
+		}
+		p.f("\n")
+	}
+	v := r.Verdict
+	if v.OK {
+		p.f("verdict      ok\n")
+		for _, why := range v.Reasons {
+			p.f("             but: %s\n", why)
+		}
+	} else {
+		p.f("verdict      NOT OK: %s\n", strings.Join(v.Reasons, "; "))
+	}
+	return p.err
+}
+
+func rate(v float64, unit string) string {
+	if v <= 0 {
+		return "unlimited"
+	}
+	return fmt.Sprintf("%g%s", v, unit)
+}
+
+func msgRate(v float64) string {
+	if v <= 0 {
+		return "closed-loop"
+	}
+	return fmt.Sprintf("%g/s per conn", v)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// printer keeps the first write error so the summary code stays linear.
+type printer struct {
+	w   io.Writer
+	err error
+}
+
+func (p *printer) f(format string, a ...any) {
+	if p.err == nil {
+		_, p.err = fmt.Fprintf(p.w, format, a...)
+	}
+}

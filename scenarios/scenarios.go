@@ -1,0 +1,68 @@
+// Package scenarios loads scenario files, the YAML encoding of bench.Config,
+// and holds the scenarios shipped with wssbench.
+package scenarios
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/wssbench/wssbench/bench"
+	"gopkg.in/yaml.v3"
+)
+
+//go:embed *.yaml
+var shipped embed.FS
+
+// Shipped lists the names of the scenarios that come with wssbench.
+func Shipped() []string {
+	entries, _ := fs.ReadDir(shipped, ".")
+	var names []string
+	for _, e := range entries {
+		names = append(names, strings.TrimSuffix(e.Name(), ".yaml"))
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Load reads a scenario from a file, or a shipped scenario by name (such as
+// "steady-echo"). Settings the file leaves out keep bench.Default's values.
+func Load(name string) (bench.Config, error) {
+	b, err := os.ReadFile(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		short := strings.TrimSuffix(path.Base(name), ".yaml")
+		if sb, serr := shipped.ReadFile(short + ".yaml"); serr == nil && !strings.Contains(name, "/") {
+			b, err = sb, nil
+		}
+	}
+	if err != nil {
+		return bench.Config{}, &bench.InputError{Err: fmt.Errorf("scenario %s: %w (shipped scenarios: %s)", name, err, strings.Join(Shipped(), ", "))}
+	}
+	cfg, err := Decode(bytes.NewReader(b))
+	if err != nil {
+		return cfg, &bench.InputError{Err: fmt.Errorf("scenario %s: %w", name, err)}
+	}
+	return cfg, nil
+}
+
+// Decode reads one scenario. An unknown key or a value of the wrong type is an
+// error that names its line; the result is validated.
+func Decode(r io.Reader) (bench.Config, error) {
+	cfg := bench.Default()
+	dec := yaml.NewDecoder(r)
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return cfg, errors.New(strings.ReplaceAll(strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n  "), "\n  ", "; "))
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
