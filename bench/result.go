@@ -57,6 +57,9 @@ type Memory struct {
 	DriverBaselineRSS, DriverPeakRSS int64
 	// TargetPeakRSS is the built-in target's peak RSS when it ran as a child.
 	TargetPeakRSS int64
+	// DriverHeapInUse and DriverStackInUse are the driver's Go heap and
+	// goroutine stacks with every connection still open (at the close mark).
+	DriverHeapInUse, DriverStackInUse int64
 }
 
 // Health is the driver's own condition: a saturated generator makes latency figures suspect.
@@ -65,6 +68,8 @@ type Health struct {
 	CPUUtil float64
 	// Cores is GOMAXPROCS.
 	Cores int
+	// GOGC is the driver's GC percent in effect (the GOGC environment variable; 100 when unset).
+	GOGC string
 	// GCCycles and GCPause are the collections during the run and their total pause.
 	GCCycles uint32
 	GCPause  time.Duration

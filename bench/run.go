@@ -1,10 +1,12 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"fmt"
 	"net/http"
+	"os"
 	"runtime"
 	"sync"
 	"time"
@@ -87,6 +89,13 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 			t, _ = proc.CPU(targetPID)
 		}
 		cpuMarks[name] = [2]time.Duration{proc.SelfCPU(), t}
+		if name == "close" {
+			// Every connection is still open: where the driver's memory goes.
+			var ms runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&ms)
+			res.Memory.DriverHeapInUse, res.Memory.DriverStackInUse = int64(ms.HeapInuse), int64(ms.StackInuse)
+		}
 	}
 	d, err := driver.New(dc)
 	if err != nil {
@@ -242,7 +251,7 @@ func phaseCPU(marks map[string][2]time.Duration, mode driver.Mode) CPU {
 
 // health judges whether the driver kept up with its own schedule.
 func health(res *Result, ms0, ms1 runtime.MemStats) Health {
-	h := Health{Cores: runtime.GOMAXPROCS(0), GCCycles: ms1.NumGC - ms0.NumGC,
+	h := Health{Cores: runtime.GOMAXPROCS(0), GOGC: cmp.Or(os.Getenv("GOGC"), "100"), GCCycles: ms1.NumGC - ms0.NumGC,
 		GCPause: time.Duration(ms1.PauseTotalNs - ms0.PauseTotalNs)}
 	var wall, cpu time.Duration
 	st := res.Stats

@@ -139,6 +139,9 @@ type Memory struct {
 	// DriverPerConn is (peak - baseline) / peak concurrent connections.
 	DriverPerConn float64 `json:"driver_rss_per_conn_bytes"`
 	TargetPeakRSS int64   `json:"target_peak_rss_bytes"`
+	// DriverHeapInUse and DriverStackInUse are the driver's Go heap and stacks with all connections open.
+	DriverHeapInUse  int64 `json:"driver_heap_inuse_bytes"`
+	DriverStackInUse int64 `json:"driver_stack_inuse_bytes"`
 }
 
 // Health is the driver's own condition during the run.
@@ -250,12 +253,12 @@ func FromResult(res *bench.Result, meta Meta) *Report {
 	r.CPU.HandshakeFrames = ratio(r.CPU.DriverUsPerHandshake, r.CPU.DriverUsPerFrame)
 	r.CPU.TargetHandshakeFrames = ratio(r.CPU.TargetUsPerHandshake, r.CPU.TargetUsPerFrame)
 	r.Memory = Memory{DriverBaselineRSS: res.Memory.DriverBaselineRSS, DriverPeakRSS: res.Memory.DriverPeakRSS,
-		TargetPeakRSS: res.Memory.TargetPeakRSS}
+		TargetPeakRSS: res.Memory.TargetPeakRSS, DriverHeapInUse: res.Memory.DriverHeapInUse, DriverStackInUse: res.Memory.DriverStackInUse}
 	if st.PeakConcurrent > 0 {
 		r.Memory.DriverPerConn = float64(res.Memory.DriverPeakRSS-res.Memory.DriverBaselineRSS) / float64(st.PeakConcurrent)
 	}
 	hl := res.Health
-	r.Health = Health{CPUUtilCores: hl.CPUUtil, Cores: hl.Cores, GCCycles: hl.GCCycles,
+	r.Health = Health{CPUUtilCores: hl.CPUUtil, Cores: hl.Cores, GOGC: hl.GOGC, GCCycles: hl.GCCycles,
 		GCPauseUs: float64(hl.GCPause) / 1e3, SendLagP99Us: float64(hl.SendLagP99) / 1e3, ClippedSamples: res.Clipped}
 	r.Verdict = verdict(r, hl)
 	return r

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/wssbench/wssbench/bench"
 )
 
 // WriteJSON writes r as indented JSON.
@@ -67,8 +69,11 @@ func WriteText(w io.Writer, r *Report) error {
 		title += " — " + r.Label
 	}
 	p.f("%s: %s\n", title, r.Target.URL)
-	p.f("  %d conns, connect rate %s, %s, msg rate %s, %d B %s frames\n", c.Conns, rate(c.ConnectRate, "/s"), c.Duration,
-		msgRate(c.MsgRate), c.PayloadBytes, map[bool]string{true: "binary", false: "text"}[c.Binary])
+	p.f("  %d conns, connect rate %s, %s", c.Conns, rate(c.ConnectRate, "/s"), c.Duration)
+	if c.Mode != bench.ModeHold {
+		p.f(", msg rate %s, %d B %s frames", msgRate(c.MsgRate), c.PayloadBytes, map[bool]string{true: "binary", false: "text"}[c.Binary])
+	}
+	p.f("\n")
 	if r.Partial {
 		p.f("  PARTIAL: the run was interrupted; figures cover what ran\n")
 	}
@@ -116,9 +121,9 @@ func WriteText(w io.Writer, r *Report) error {
 		p.f(", target %.2fs", cpu.TargetS)
 	}
 	p.f("\n")
-	p.f("             driver %.0fµs per handshake, %.2fµs per frame", cpu.DriverUsPerHandshake, cpu.DriverUsPerFrame)
+	p.f("             driver %s", perCost(cpu.DriverUsPerHandshake, cpu.DriverUsPerFrame))
 	if cpu.TargetUsPerHandshake > 0 {
-		p.f("; target %.0fµs per handshake, %.2fµs per frame", cpu.TargetUsPerHandshake, cpu.TargetUsPerFrame)
+		p.f("; target %s", perCost(cpu.TargetUsPerHandshake, cpu.TargetUsPerFrame))
 	}
 	p.f("\n")
 	if r.Memory.DriverPerConn > 0 {
@@ -152,6 +157,14 @@ func rate(v float64, unit string) string {
 		return "unlimited"
 	}
 	return fmt.Sprintf("%g%s", v, unit)
+}
+
+func perCost(handshake, frame float64) string {
+	s := fmt.Sprintf("%.0fµs per handshake", handshake)
+	if frame > 0 {
+		s += fmt.Sprintf(", %.2fµs per frame", frame)
+	}
+	return s
 }
 
 func msgRate(v float64) string {

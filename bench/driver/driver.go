@@ -200,10 +200,22 @@ func (d *Driver) runHeld(ctx context.Context, marks *Stats) {
 			break
 		}
 		dialed.Add(1)
-		done.Add(1)
 		go func(id int) {
-			defer done.Done()
-			d.connection(ctx, id, &dialed)
+			s, ok := d.open1(ctx, id)
+			if ok {
+				d.register(s)
+				done.Add(1)
+			}
+			dialed.Done()
+			if !ok {
+				return
+			}
+			// The handshake grew this goroutine's stack (ML-KEM, signature
+			// checks); a fresh goroutine holds the connection with a small one.
+			go func() {
+				defer done.Done()
+				d.connection(ctx, s)
+			}()
 		}(i)
 	}
 	dialed.Wait()
@@ -254,15 +266,9 @@ func (d *Driver) unregister(s *session) {
 	d.mu.Unlock()
 }
 
-// connection is one connection's life in the steady and hold modes.
-func (d *Driver) connection(ctx context.Context, id int, dialed *sync.WaitGroup) {
-	s, ok := d.open1(ctx, id)
-	dialed.Done()
-	if !ok {
-		return
-	}
+// connection is one registered connection's life in the steady and hold modes.
+func (d *Driver) connection(ctx context.Context, s *session) {
 	defer d.finish(s)
-	d.register(s)
 	defer d.unregister(s)
 	// Wait (reading, so pings are answered) until steady state or the close.
 	for d.phase.Load() == phaseConnect && ctx.Err() == nil {
@@ -277,6 +283,11 @@ func (d *Driver) connection(ctx context.Context, id int, dialed *sync.WaitGroup)
 				d.frameError(ctx, err)
 			}
 		}
+		return
+	}
+	// Clear the steady kick's deadline before checking the phase again, so a
+	// later kick (the close) is never lost and an old one never spins the loop.
+	if err := s.ws.NetConn().SetReadDeadline(time.Time{}); err != nil {
 		return
 	}
 	for d.phase.Load() == phaseSteady && ctx.Err() == nil {
