@@ -148,6 +148,7 @@ type Memory struct {
 type Health struct {
 	CPUUtilCores   float64 `json:"cpu_util_cores"`
 	Cores          int     `json:"cores"`
+	GOGC           string  `json:"gogc"`
 	GCCycles       uint32  `json:"gc_cycles"`
 	GCPauseUs      float64 `json:"gc_pause_us"`
 	SendLagP99Us   float64 `json:"send_lag_p99_us"`
