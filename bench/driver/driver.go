@@ -108,6 +108,9 @@ func New(cfg *Config) (*Driver, error) {
 	if cfg.Arrival == nil {
 		cfg.Arrival = pace.Constant{}
 	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = 10 * time.Second
+	}
 	if cfg.FrameTimeout <= 0 {
 		cfg.FrameTimeout = 10 * time.Second
 	}
@@ -301,10 +304,20 @@ func (d *Driver) connection(ctx context.Context, s *session) {
 // frameError counts a failure after the connection was up, unless the run was
 // interrupted (an interrupted read is not the target's fault).
 func (d *Driver) frameError(ctx context.Context, err error) {
-	if ctx.Err() != nil {
+	if interrupted(ctx) {
 		return
 	}
 	d.t.fail(Classify(PhaseFrame, err), err)
+}
+
+// interrupted reports whether ctx has ended, or its deadline has passed (the
+// dialer can fail on that deadline before ctx's own timer has fired).
+func interrupted(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
 
 // open1 dials connection id and accounts for the attempt.
@@ -313,14 +326,17 @@ func (d *Driver) open1(ctx context.Context, id int) (*session, bool) {
 	c, phase, err := d.dialer.dial(ctx, id)
 	if err != nil {
 		d.failed.Add(1)
-		if ctx.Err() == nil {
+		if !interrupted(ctx) {
 			d.t.fail(Classify(phase, err), err)
 		}
 		return nil, false
 	}
 	d.established.Add(1)
-	if n := d.open.Add(1); n > d.peak.Load() {
-		d.peak.Store(n) // racy max: good enough for a peak figure
+	for n := d.open.Add(1); ; {
+		p := d.peak.Load()
+		if n <= p || d.peak.CompareAndSwap(p, n) {
+			break
+		}
 	}
 	shard := id
 	d.rec.Record(shard, metrics.TCPConnect, c.timings.TCP)
@@ -356,7 +372,7 @@ func (d *Driver) runStorm(ctx context.Context, marks *Stats) {
 			for ctx.Err() == nil {
 				n := ticket.Add(1) - 1
 				due := start.Add(d.cfg.Arrival.At(n))
-				if !due.Before(end) || !sleepUntil(ctx, due) {
+				if !due.Before(end) || !sleepUntil(ctx, due) || !time.Now().Before(end) {
 					return
 				}
 				s, ok := d.open1(ctx, int(n))
@@ -364,7 +380,7 @@ func (d *Driver) runStorm(ctx context.Context, marks *Stats) {
 					continue
 				}
 				d.register(s)
-				if err := s.echoOnce(d, time.Now()); err != nil {
+				if err := s.echoOnce(ctx, d, time.Now()); err != nil {
 					d.frameError(ctx, err)
 				}
 				d.unregister(s)

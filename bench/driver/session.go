@@ -48,7 +48,7 @@ func (s *session) idleRead() error {
 
 // echoOnce sends one stamped frame due at sched, waits for its echo, checks it
 // and records its round trip. It allocates nothing.
-func (s *session) echoOnce(d *Driver, sched time.Time) error {
+func (s *session) echoOnce(ctx context.Context, d *Driver, sched time.Time) error {
 	sentAt := time.Now()
 	stamp(s.payload, s.binary, uint32(s.id), s.seq, sched.Sub(d.steadyStart).Nanoseconds())
 	s.seq++
@@ -59,7 +59,7 @@ func (s *session) echoOnce(d *Driver, sched time.Time) error {
 		return err
 	}
 	d.sent.Add(1)
-	h, p, err := s.ws.ReadFrame()
+	h, p, err := s.readEcho(ctx, sentAt.Add(d.cfg.FrameTimeout))
 	if err != nil {
 		d.lost.Add(1)
 		return err
@@ -77,6 +77,24 @@ func (s *session) echoOnce(d *Driver, sched time.Time) error {
 	d.rec.Record(s.id, metrics.RTT, now.Sub(d.steadyStart.Add(time.Duration(schedNs))))
 	d.rec.Record(s.id, metrics.RTTUncorrected, now.Sub(sentAt))
 	return nil
+}
+
+// readEcho reads the next data frame by deadline. A timeout that comes early
+// is a kick meant for a connection still idle (the steady-state start can
+// race with a connection's first echo): the read is resumed, unless the run
+// was interrupted.
+func (s *session) readEcho(ctx context.Context, deadline time.Time) (ws.Header, []byte, error) {
+	for {
+		h, p, err := s.ws.ReadFrame()
+		var ne net.Error
+		if err != nil && errors.As(err, &ne) && ne.Timeout() && ctx.Err() == nil && time.Now().Before(deadline) {
+			if err := s.ws.NetConn().SetReadDeadline(deadline); err != nil {
+				return h, nil, err
+			}
+			continue
+		}
+		return h, p, err
+	}
 }
 
 // steady runs the frame loop from steadyStart to steadyEnd: open loop at
@@ -117,7 +135,7 @@ func (s *session) steady(ctx context.Context, d *Driver) error {
 			d.rec.Record(s.id, metrics.SendLag, woke.Sub(sched))
 			sched = woke
 		}
-		if err := s.echoOnce(d, sched); err != nil {
+		if err := s.echoOnce(ctx, d, sched); err != nil {
 			return err
 		}
 	}

@@ -46,6 +46,7 @@ type Conn struct {
 	rbuf      []byte // payload of the last frame read
 	closeSent bool   // a close frame was written
 	closeRecv bool   // a close frame was read
+	broken    bool   // a framing error left the stream unreadable
 }
 
 // Options tune a Conn.
@@ -145,6 +146,9 @@ func (c *Conn) ReadFrame() (ws.Header, []byte, error) {
 			return h, nil, err
 		}
 		if err := c.check(h); err != nil {
+			// The stream is out of step (the bad frame's payload is unread):
+			// Close must not read any further (RFC 6455 §7.1.7).
+			c.broken = true
 			return h, nil, err
 		}
 		if int64(cap(c.rbuf)) < h.Length {
@@ -165,6 +169,10 @@ func (c *Conn) ReadFrame() (ws.Header, []byte, error) {
 		case ws.OpPong:
 		case ws.OpClose:
 			code := ws.StatusNoStatusRcvd
+			if len(p) == 1 {
+				c.broken = true
+				return h, nil, fmt.Errorf("%w: close frame with a 1-byte body", ErrProtocol)
+			}
 			if len(p) >= 2 {
 				code = ws.StatusCode(binary.BigEndian.Uint16(p))
 			}
@@ -224,6 +232,9 @@ func (c *Conn) Close(code ws.StatusCode, timeout time.Duration) bool {
 		if err := c.writeClose(code); err != nil {
 			return false
 		}
+	}
+	if c.broken {
+		return false
 	}
 	for {
 		_, _, err := c.ReadFrame()

@@ -1,0 +1,137 @@
+package bench
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		change func(*Config)
+		want   string // "" means valid
+	}{
+		{"default", func(*Config) {}, ""},
+		{"remote target", func(c *Config) { c.Target = "wss://127.0.0.1:8443/echo"; c.CertKey = "" }, ""},
+		{"zero conns", func(c *Config) { c.Conns = 0 }, "--conns must be at least 1"},
+		{"malformed URL", func(c *Config) { c.Target = "wss://[::1" }, "is not a URL"},
+		{"http URL", func(c *Config) { c.Target = "http://127.0.0.1/" }, "ws:// or wss://"},
+		{"no host", func(c *Config) { c.Target = "wss:///path" }, "has no host"},
+		{"bad port", func(c *Config) { c.Target = "wss://127.0.0.1:99999/" }, "bad port"},
+		{"negative rate", func(c *Config) { c.ConnectRate = -1 }, "--connect-rate"},
+		{"zero duration", func(c *Config) { c.Duration = 0 }, "--duration"},
+		{"negative msg rate", func(c *Config) { c.MsgRate = -2 }, "--msg-rate"},
+		{"text frame too small", func(c *Config) { c.PayloadBytes = 20 }, "at least 32 bytes for text"},
+		{"binary frame ok at 16", func(c *Config) { c.PayloadBytes = 16; c.Binary = true }, ""},
+		{"binary frame too small", func(c *Config) { c.PayloadBytes = 8; c.Binary = true }, "at least 16 bytes for binary"},
+		{"bad header", func(c *Config) { c.Headers = []string{"NoColon"} }, "Name: value"},
+		{"bad source ips", func(c *Config) { c.SourceIPs = "127.0.0.9-127.0.0.2" }, "reversed"},
+		{"bad mode", func(c *Config) { c.Mode = "burst" }, "mode"},
+		{"bad cert key", func(c *Config) { c.CertKey = "dsa" }, "ecdsa-p256"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := Default()
+			tc.change(&c)
+			err := c.Validate()
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
+			}
+			if !IsInputError(err) {
+				t.Fatalf("err %v is not an InputError", err)
+			}
+		})
+	}
+}
+
+func TestParseSourceIPs(t *testing.T) {
+	t.Parallel()
+	ips, err := ParseSourceIPs("127.0.0.2-127.0.0.5, 127.0.1.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ip := range ips {
+		got = append(got, ip.String())
+	}
+	if want := "127.0.0.2 127.0.0.3 127.0.0.4 127.0.0.5 127.0.1.1"; strings.Join(got, " ") != want {
+		t.Fatalf("got %v, want %s", got, want)
+	}
+	for _, bad := range []string{"127.0.0.x", "::1-::2", "1.2.3.4-"} {
+		if _, err := ParseSourceIPs(bad); err == nil {
+			t.Errorf("ParseSourceIPs(%q) accepted", bad)
+		}
+	}
+}
+
+func TestPreflight(t *testing.T) {
+	t.Parallel()
+	lim := Limits{OpenFiles: 20000, PortLow: 32768, PortHigh: 60999}
+	tests := []struct {
+		name      string
+		conns     int
+		sources   string
+		mode      string
+		inProcess bool
+		want      string
+	}{
+		{"fits", 10000, "", ModeSteady, false, ""},
+		{"too many files", 25000, "127.0.0.2-127.0.0.3", ModeSteady, false, "open files"},
+		{"in-process target doubles files", 12000, "", ModeSteady, true, "lower --conns to 9968"},
+		{"ports of one source", 19900, "", ModeHold, false, ""},
+		{"storm ignores ports", 19000, "", ModeStorm, false, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := Default()
+			c.Conns, c.SourceIPs, c.Mode = tc.conns, tc.sources, tc.mode
+			err := c.Preflight(lim, tc.inProcess)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("unexpected: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !IsInputError(err) {
+				t.Fatalf("err = %v, want an input error containing %q", err, tc.want)
+			}
+		})
+	}
+	// The port range check, with a small range so it trips below the file limit.
+	c := Default()
+	c.Conns = 5000
+	err := c.Preflight(Limits{OpenFiles: 20000, PortLow: 50000, PortHigh: 52999}, false)
+	if err == nil || !strings.Contains(err.Error(), "--source-ips") {
+		t.Fatalf("err = %v, want advice to add --source-ips", err)
+	}
+	c.SourceIPs = "127.0.0.2-127.0.0.3"
+	if err := c.Preflight(Limits{OpenFiles: 20000, PortLow: 50000, PortHigh: 52999}, false); err != nil {
+		t.Fatalf("two sources should fit: %v", err)
+	}
+}
+
+func TestDurationYAMLAndJSON(t *testing.T) {
+	t.Parallel()
+	d := Duration(1500 * time.Millisecond)
+	b, err := d.MarshalJSON()
+	if err != nil || string(b) != `"1.5s"` {
+		t.Fatalf("MarshalJSON = %s, %v", b, err)
+	}
+	var back Duration
+	if err := back.UnmarshalJSON(b); err != nil || back != d {
+		t.Fatalf("UnmarshalJSON = %v, %v", back, err)
+	}
+	if err := back.UnmarshalJSON([]byte(`"soon"`)); err == nil {
+		t.Fatal("accepted a bad duration")
+	}
+}

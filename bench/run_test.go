@@ -1,0 +1,64 @@
+package bench
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/wssbench/wssbench/bench/metrics"
+)
+
+// TestRunInProcess runs the engine as a library, with the built-in target in
+// this process, and checks that the result adds up.
+func TestRunInProcess(t *testing.T) {
+	t.Parallel()
+	cfg := Default()
+	cfg.Conns, cfg.ConnectRate, cfg.Duration, cfg.MsgRate = 20, 0, Duration(600*time.Millisecond), 20
+	var progress int
+	res, err := Run(context.Background(), cfg, Options{Interval: 100 * time.Millisecond, Progress: func(Progress) { progress++ }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := res.Stats
+	if st.Established != 20 || st.Failed != 0 || len(st.Errors) != 0 {
+		t.Fatalf("established %d failed %d errors %v", st.Established, st.Failed, st.Errors)
+	}
+	if !res.BuiltinTarget || !res.TargetInProcess {
+		t.Fatalf("builtin %v in-process %v", res.BuiltinTarget, res.TargetInProcess)
+	}
+	// 20 conns × 20/s × 0.6 s = 240 frames, give or take one per connection.
+	if st.FramesReceived < 220 || st.FramesReceived > 260 || st.FramesReceived != st.FramesSent {
+		t.Fatalf("frames sent %d received %d, want about 240", st.FramesSent, st.FramesReceived)
+	}
+	if got := res.Histograms[metrics.RTT].TotalCount(); got != st.FramesReceived {
+		t.Fatalf("rtt count %d != frames received %d", got, st.FramesReceived)
+	}
+	if got := res.Histograms[metrics.TLSHandshake].TotalCount(); got != 20 {
+		t.Fatalf("tls_handshake count %d, want 20", got)
+	}
+	if st.TLSVersions["TLS 1.3"] != 20 {
+		t.Fatalf("versions %v", st.TLSVersions)
+	}
+	if progress == 0 {
+		t.Fatal("Progress was never called")
+	}
+	connect, steady := res.PhaseWalls()
+	if connect <= 0 || steady < 600*time.Millisecond {
+		t.Fatalf("phase walls connect %v steady %v", connect, steady)
+	}
+	if res.CPU.DriverByPhase.Steady <= 0 || res.CPU.DriverByPhase.Connect <= 0 {
+		t.Fatalf("driver CPU by phase %+v", res.CPU.DriverByPhase)
+	}
+}
+
+func TestRunRejectsBadInputBeforeLoad(t *testing.T) {
+	t.Parallel()
+	cfg := Default()
+	cfg.Target = "wss://127.0.0.1:1/"
+	cfg.CertKey = ""
+	cfg.CAFile = "/nonexistent/ca.pem"
+	_, err := Run(context.Background(), cfg, Options{})
+	if !IsInputError(err) {
+		t.Fatalf("err = %v, want an input error for the CA file", err)
+	}
+}
