@@ -211,7 +211,8 @@ func resolve(cfg *Config) (*driver.Config, error) {
 		return nil, err
 	}
 	if dc.URL.Scheme == "wss" {
-		tc := &tls.Config{ServerName: cfg.ServerName, InsecureSkipVerify: cfg.Insecure}
+		// tls.Client, unlike tls.Dial, does not take the server name from the address.
+		tc := &tls.Config{ServerName: cmp.Or(cfg.ServerName, dc.URL.Hostname()), InsecureSkipVerify: cfg.Insecure}
 		if cfg.CAFile != "" {
 			if tc.RootCAs, err = tlsconf.LoadCAPool(cfg.CAFile); err != nil {
 				return nil, &InputError{Err: fmt.Errorf("--ca: %w", err)}

@@ -89,7 +89,9 @@ func WriteText(w io.Writer, r *Report) error {
 			p.f("             %s: %s\n", k, cn.ErrorSamples[k])
 		}
 	}
-	p.f("\n%-20s %8s %9s %9s %9s %9s %9s\n", "latency", "count", "p50", "p90", "p99", "p99.9", "max")
+	if r.Phases.ConnectTotal.Count > 0 {
+		p.f("\n%-20s %8s %9s %9s %9s %9s %9s\n", "latency", "count", "p50", "p90", "p99", "p99.9", "max")
+	}
 	row := func(name string, h H) {
 		if h.Count == 0 {
 			return
@@ -121,11 +123,13 @@ func WriteText(w io.Writer, r *Report) error {
 		p.f(", target %.2fs", cpu.TargetS)
 	}
 	p.f("\n")
-	p.f("             driver %s", perCost(cpu.DriverUsPerHandshake, cpu.DriverUsPerFrame))
-	if cpu.TargetUsPerHandshake > 0 {
-		p.f("; target %s", perCost(cpu.TargetUsPerHandshake, cpu.TargetUsPerFrame))
+	if cpu.DriverUsPerHandshake > 0 {
+		p.f("             driver %s", perCost(cpu.DriverUsPerHandshake, cpu.DriverUsPerFrame))
+		if cpu.TargetUsPerHandshake > 0 {
+			p.f("; target %s", perCost(cpu.TargetUsPerHandshake, cpu.TargetUsPerFrame))
+		}
+		p.f("\n")
 	}
-	p.f("\n")
 	if r.Memory.DriverPerConn > 0 {
 		p.f("memory       driver peak RSS %.1f MiB, %.1f KiB per connection", float64(r.Memory.DriverPeakRSS)/(1<<20), r.Memory.DriverPerConn/1024)
 		if r.Memory.TargetPeakRSS > 0 {

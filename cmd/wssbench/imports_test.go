@@ -1,0 +1,52 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/wssbench/wssbench"
+
+// allowed lists, for each package, the project packages it may import
+// (directly or not), as DESIGN.md draws them.
+var allowed = map[string][]string{
+	"bench/wsconn":  {},
+	"bench/pace":    {},
+	"bench/metrics": {},
+	"bench/tlsconf": {},
+	"bench/proc":    {},
+	"bench/driver":  {"bench/wsconn", "bench/pace", "bench/metrics", "bench/tlsconf"},
+	"bench/target":  {"bench/wsconn", "bench/tlsconf"},
+	"bench":         {"bench/driver", "bench/wsconn", "bench/pace", "bench/metrics", "bench/tlsconf", "bench/target", "bench/proc"},
+	"scenarios":     {"bench", "bench/driver", "bench/wsconn", "bench/pace", "bench/metrics", "bench/tlsconf", "bench/target", "bench/proc"},
+	"reports":       {"bench", "bench/driver", "bench/wsconn", "bench/pace", "bench/metrics", "bench/tlsconf", "bench/target", "bench/proc"},
+}
+
+// TestImportDirections keeps the picture in DESIGN.md true: nothing under
+// bench/ imports reports, scenarios, cmd or pflag, and each package imports
+// only what it is allowed to.
+func TestImportDirections(t *testing.T) {
+	for pkg, ok := range allowed {
+		out, err := exec.Command("go", "list", "-deps", module+"/"+pkg).Output()
+		if err != nil {
+			t.Fatalf("go list %s: %v", pkg, err)
+		}
+		okSet := map[string]bool{pkg: true}
+		for _, o := range ok {
+			okSet[o] = true
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			if strings.Contains(dep, "spf13/pflag") && strings.HasPrefix(pkg, "bench") {
+				t.Errorf("%s imports pflag: flags belong to cmd/", pkg)
+			}
+			rel, mine := strings.CutPrefix(dep, module+"/")
+			if !mine {
+				continue
+			}
+			if !okSet[rel] {
+				t.Errorf("%s imports %s, which DESIGN.md does not allow", pkg, rel)
+			}
+		}
+	}
+}
