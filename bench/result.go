@@ -58,7 +58,7 @@ type Memory struct {
 	// TargetPeakRSS is the built-in target's peak RSS when it ran as a child.
 	TargetPeakRSS int64
 	// DriverHeapInUse and DriverStackInUse are the driver's Go heap and
-	// goroutine stacks with every connection still open (at the close mark).
+	// goroutine stacks once every connection is up (at the steady mark, after a GC).
 	DriverHeapInUse, DriverStackInUse int64
 }
 

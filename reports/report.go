@@ -139,7 +139,7 @@ type Memory struct {
 	// DriverPerConn is (peak - baseline) / peak concurrent connections.
 	DriverPerConn float64 `json:"driver_rss_per_conn_bytes"`
 	TargetPeakRSS int64   `json:"target_peak_rss_bytes"`
-	// DriverHeapInUse and DriverStackInUse are the driver's Go heap and stacks with all connections open.
+	// DriverHeapInUse and DriverStackInUse are the driver's Go heap and stacks once all connections are up (after a GC).
 	DriverHeapInUse  int64 `json:"driver_heap_inuse_bytes"`
 	DriverStackInUse int64 `json:"driver_stack_inuse_bytes"`
 }

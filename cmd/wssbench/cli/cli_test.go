@@ -188,6 +188,9 @@ func TestRunRemoteWithServe(t *testing.T) {
 		if err != nil {
 			t.Fatalf("serve exited with %v after SIGTERM", err)
 		}
+		if _, err := os.Stat(filepath.Dir(ca)); !os.IsNotExist(err) {
+			t.Fatalf("serve left its generated key folder %s behind (%v)", filepath.Dir(ca), err)
+		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("serve did not stop within 10 s of SIGTERM")
 	}

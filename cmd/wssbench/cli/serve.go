@@ -50,9 +50,13 @@ Flags:
 	cfg := target.Config{Listen: *listen, MaxFrameBytes: *maxFrame, IdleTimeout: *idle}
 	var caNote string
 	if !*plain {
-		tc, note, err := serverTLS(*certFile, *keyFile, *certKey)
+		tc, note, dir, err := serverTLS(*certFile, *keyFile, *certKey)
 		if err != nil {
 			return errorCode(stderr, "serve", err)
+		}
+		if dir != "" {
+			// The generated key goes when the server does.
+			defer os.RemoveAll(dir)
 		}
 		cfg.TLS, caNote = tc, note
 	} else if *certFile != "" || *keyFile != "" {
@@ -74,31 +78,32 @@ Flags:
 	return ExitOK
 }
 
-// serverTLS loads --cert/--key, or generates a chain and writes its CA where
-// a driver can read it.
-func serverTLS(certFile, keyFile, keyType string) (*tls.Config, string, error) {
+// serverTLS loads --cert/--key, or generates a chain and writes its files
+// into a temporary folder (returned, for removal) where a driver can read the CA.
+func serverTLS(certFile, keyFile, keyType string) (*tls.Config, string, string, error) {
 	if (certFile == "") != (keyFile == "") {
-		return nil, "", &bench.InputError{Err: fmt.Errorf("--cert and --key go together: give both or neither")}
+		return nil, "", "", &bench.InputError{Err: fmt.Errorf("--cert and --key go together: give both or neither")}
 	}
 	if certFile != "" {
 		c, err := tlsconf.LoadKeyPair(certFile, keyFile)
 		if err != nil {
-			return nil, "", &bench.InputError{Err: err}
+			return nil, "", "", &bench.InputError{Err: err}
 		}
-		return &tls.Config{Certificates: []tls.Certificate{c}}, "", nil
+		return &tls.Config{Certificates: []tls.Certificate{c}}, "", "", nil
 	}
 	chain, err := tlsconf.NewChain(tlsconf.CertOptions{KeyType: tlsconf.KeyType(keyType)})
 	if err != nil {
-		return nil, "", &bench.InputError{Err: err}
+		return nil, "", "", &bench.InputError{Err: err}
 	}
 	dir, err := os.MkdirTemp("", "wssbench-serve-")
 	if err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
 	_, _, caFile, err := chain.WriteFiles(dir)
 	if err != nil {
-		return nil, "", err
+		os.RemoveAll(dir)
+		return nil, "", "", err
 	}
 	return &tls.Config{Certificates: []tls.Certificate{chain.Leaf}},
-		"wssbench serve: self-signed certificate for localhost, 127.0.0.1, ::1; trust it with --ca " + caFile, nil
+		"wssbench serve: self-signed certificate for localhost, 127.0.0.1, ::1; trust it with --ca " + caFile, dir, nil
 }
