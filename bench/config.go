@@ -58,6 +58,13 @@ type Config struct {
 	FrameTimeout Duration `yaml:"frame_timeout" json:"frame_timeout"`
 	// CertKey is the key type of the built-in target's generated certificate.
 	CertKey string `yaml:"cert_key,omitempty" json:"cert_key,omitempty"`
+	// Topology lists who terminates TLS in front of the built-in target:
+	// direct, builtin, nginx, haproxy. Several make a comparison.
+	Topology []string `yaml:"topology,omitempty" json:"topology,omitempty"`
+	// Repeat runs every topology this many times, interleaved (A B C A B C).
+	Repeat int `yaml:"repeat,omitempty" json:"repeat,omitempty"`
+	// ProxyDelay is a one-way delay the builtin proxy adds in each direction.
+	ProxyDelay Duration `yaml:"delay,omitempty" json:"delay,omitempty"`
 }
 
 // Default returns the configuration of the default benchmark: 1000 wss
@@ -73,6 +80,8 @@ func Default() Config {
 		ConnectTimeout: Duration(10 * time.Second),
 		FrameTimeout:   Duration(10 * time.Second),
 		CertKey:        string(tlsconf.KeyECDSAP256),
+		Topology:       []string{TopologyDirect},
+		Repeat:         1,
 	}
 }
 
@@ -138,6 +147,28 @@ func (c *Config) Validate() error {
 	}
 	if c.CertKey != "" && !contains(tlsconf.KeyTypes(), c.CertKey) {
 		return inputErr("cert key type %q is not one of %s", c.CertKey, strings.Join(tlsconf.KeyTypes(), ", "))
+	}
+	seen := map[string]bool{}
+	for _, t := range c.Topology {
+		if !contains(Topologies(), t) {
+			return inputErr("topology %q is not one of %s", t, strings.Join(Topologies(), ", "))
+		}
+		if seen[t] {
+			return inputErr("topology %q is listed twice; use --repeat to run it again", t)
+		}
+		seen[t] = true
+	}
+	if c.Target != "" && len(c.Topology) > 0 && !(len(c.Topology) == 1 && c.Topology[0] == TopologyDirect) {
+		return inputErr("--topology needs the built-in target: wssbench starts the proxies in front of it; leave out --target")
+	}
+	if c.Repeat < 0 || c.Repeat > 100 {
+		return inputErr("--repeat must be between 1 and 100 (got %d)", c.Repeat)
+	}
+	if c.ProxyDelay < 0 {
+		return inputErr("--delay must not be negative")
+	}
+	if c.ProxyDelay > 0 && !seen[TopologyBuiltin] {
+		return inputErr("--delay is added by the built-in proxy: include builtin in --topology")
 	}
 	if c.Target != "" && c.CertKey != "" && c.CertKey != string(tlsconf.KeyECDSAP256) {
 		return inputErr("cert_key applies only to the built-in target; leave it out with --target")

@@ -14,7 +14,9 @@ type Result struct {
 	// Config is the configuration that ran, after defaults.
 	Config Config
 	// TargetURL is where the load went; BuiltinTarget is set when wssbench started the target.
-	TargetURL     string
+	TargetURL string
+	// Topology is who terminated TLS: direct, builtin, nginx or haproxy.
+	Topology      string
 	BuiltinTarget bool
 	// TargetInProcess is set when the built-in target shared the driver's process,
 	// so the driver's CPU includes the target's.
@@ -47,8 +49,8 @@ type PhaseCPU struct {
 // CPU is what the processes of a run used. Target is zero when the target is
 // not a process this run started.
 type CPU struct {
-	Driver, Target               time.Duration
-	DriverByPhase, TargetByPhase PhaseCPU
+	Driver, Target, Proxy                      time.Duration
+	DriverByPhase, TargetByPhase, ProxyByPhase PhaseCPU
 }
 
 // Memory is resident memory in bytes.
@@ -57,6 +59,9 @@ type Memory struct {
 	DriverBaselineRSS, DriverPeakRSS int64
 	// TargetPeakRSS is the built-in target's peak RSS when it ran as a child.
 	TargetPeakRSS int64
+	// ProxyBaselineRSS and ProxyPeakRSS are the proxy's RSS (all its
+	// processes) before the first connection and at its peak, when one ran.
+	ProxyBaselineRSS, ProxyPeakRSS int64
 	// DriverHeapInUse and DriverStackInUse are the driver's Go heap and
 	// goroutine stacks once every connection is up (at the steady mark, after a GC).
 	DriverHeapInUse, DriverStackInUse int64

@@ -24,12 +24,17 @@ type Options struct {
 	// the wssbench binary and "serve"); --listen, --cert and --key are added.
 	// Empty runs the target inside this process.
 	TargetArgv []string
+	// ProxyArgv starts the builtin topology's proxy as a child process (the
+	// wssbench binary and "proxy"). Empty runs it inside this process.
+	ProxyArgv []string
 	// Interval is how often histograms are collected and Progress is called (default 1 s).
 	Interval time.Duration
 	// Progress, if set, is called every Interval with live counters.
 	Progress func(Progress)
 	// OnInterval, if set, receives each interval's merged histograms.
 	OnInterval func(metrics.Interval)
+	// OnRunStart, if set, is called by RunSeries before each run.
+	OnRunStart func(topology string, rep, of int)
 }
 
 // Progress is a live view of a run.
@@ -54,6 +59,9 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	if err := cfg.Preflight(ReadLimits(), cfg.Target == "" && len(opt.TargetArgv) == 0); err != nil {
 		return nil, err
 	}
+	if err := checkProxyPrograms(cfg.Topology); err != nil {
+		return nil, err
+	}
 	if opt.Interval <= 0 {
 		opt.Interval = time.Second
 	}
@@ -62,27 +70,38 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	targetPID := 0
+	topology := TopologyDirect
+	if len(cfg.Topology) > 0 {
+		topology = cfg.Topology[0]
+	}
+	res.Topology = topology
+	var targetPID, proxyPID int
 	if cfg.Target == "" {
-		b, err := startBuiltin(ctx, opt.TargetArgv, cfg.CertKey)
+		env, err := startEnvironment(ctx, &cfg, opt, topology)
 		if err != nil {
 			return nil, err
 		}
-		defer b.stop()
-		res.BuiltinTarget, res.TargetInProcess = true, b.pid() == 0
-		targetPID = b.pid()
-		if dc.URL, err = ParseTarget(b.url); err != nil {
-			return nil, fmt.Errorf("built-in target gave a bad URL %q: %w", b.url, err)
+		defer env.stop()
+		res.BuiltinTarget, res.TargetInProcess = true, env.inProcess
+		targetPID, proxyPID = env.targetPID(), env.proxyPID()
+		if dc.URL, err = ParseTarget(env.url); err != nil {
+			return nil, fmt.Errorf("built-in target gave a bad URL %q: %w", env.url, err)
 		}
-		dc.TLS = &tls.Config{RootCAs: b.chain.Pool(), ServerName: "localhost"}
+		dc.TLS = &tls.Config{RootCAs: env.chain.Pool(), ServerName: "localhost"}
 	}
 	res.TargetURL = dc.URL.String()
 	if cfg.Insecure {
 		res.Warnings = append(res.Warnings, "certificate verification was skipped (--insecure)")
 	}
 
-	cpuMarks := map[string][2]time.Duration{}
+	cpuMarks := map[string][3]time.Duration{}
 	dc.OnPhase = func(name string, _ time.Time) {
+		if name == "connect" && proxyPID > 0 {
+			// Before the first connection: the proxy's own footprint.
+			if rss, err := proc.TreePeakRSS(proxyPID); err == nil {
+				res.Memory.ProxyBaselineRSS = rss
+			}
+		}
 		if name == "steady" {
 			// Every connection is up and none has closed: where the driver's
 			// memory goes. Taken before the CPU reading, so the collection's
@@ -92,12 +111,15 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 			runtime.ReadMemStats(&ms)
 			res.Memory.DriverHeapInUse, res.Memory.DriverStackInUse = int64(ms.HeapInuse), int64(ms.StackInuse)
 		}
-		var t time.Duration
+		var t, p time.Duration
+		// A read error leaves that process's CPU at 0 for this mark.
 		if targetPID > 0 {
-			// A read error leaves the target's CPU at 0 for this mark.
-			t, _ = proc.CPU(targetPID)
+			t, _ = proc.TreeCPU(targetPID)
 		}
-		cpuMarks[name] = [2]time.Duration{proc.SelfCPU(), t}
+		if proxyPID > 0 {
+			p, _ = proc.TreeCPU(proxyPID)
+		}
+		cpuMarks[name] = [3]time.Duration{proc.SelfCPU(), t, p}
 	}
 	d, err := driver.New(dc)
 	if err != nil {
@@ -126,6 +148,12 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	if targetPID > 0 {
 		if m, err := proc.ReadMemory(targetPID); err == nil {
 			res.Memory.TargetPeakRSS = m.Peak
+		}
+	}
+	if proxyPID > 0 {
+		// Summed over nginx's master and workers.
+		if rss, err := proc.TreePeakRSS(proxyPID); err == nil {
+			res.Memory.ProxyPeakRSS = rss
 		}
 	}
 	var ms1 runtime.MemStats
@@ -228,7 +256,7 @@ func resolve(cfg *Config) (*driver.Config, error) {
 }
 
 // phaseCPU turns CPU readings taken at phase marks into per-phase figures.
-func phaseCPU(marks map[string][2]time.Duration, mode driver.Mode) CPU {
+func phaseCPU(marks map[string][3]time.Duration, mode driver.Mode) CPU {
 	diff := func(from, to string, i int) time.Duration {
 		a, ok1 := marks[from]
 		b, ok2 := marks[to]
@@ -238,7 +266,7 @@ func phaseCPU(marks map[string][2]time.Duration, mode driver.Mode) CPU {
 		return b[i] - a[i]
 	}
 	var c CPU
-	for i, p := range []*PhaseCPU{&c.DriverByPhase, &c.TargetByPhase} {
+	for i, p := range []*PhaseCPU{&c.DriverByPhase, &c.TargetByPhase, &c.ProxyByPhase} {
 		if mode == driver.ModeStorm {
 			p.Connect = diff("connect", "close", i)
 		} else {
@@ -249,6 +277,7 @@ func phaseCPU(marks map[string][2]time.Duration, mode driver.Mode) CPU {
 	}
 	c.Driver = diff("connect", "done", 0)
 	c.Target = diff("connect", "done", 1)
+	c.Proxy = diff("connect", "done", 2)
 	return c
 }
 

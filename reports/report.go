@@ -50,6 +50,8 @@ type Build struct {
 // Target is where the load went.
 type Target struct {
 	URL string `json:"url"`
+	// Topology is who terminated TLS: direct, builtin, nginx or haproxy.
+	Topology string `json:"topology"`
 	// Builtin is set when wssbench started the target; InProcess when it shared the driver's process.
 	Builtin   bool `json:"builtin"`
 	InProcess bool `json:"in_process"`
@@ -127,6 +129,8 @@ type CPU struct {
 	DriverUsPerFrame     float64 `json:"driver_us_per_frame"`
 	TargetUsPerHandshake float64 `json:"target_us_per_handshake"`
 	TargetUsPerFrame     float64 `json:"target_us_per_frame"`
+	ProxyUsPerHandshake  float64 `json:"proxy_us_per_handshake"`
+	ProxyUsPerFrame      float64 `json:"proxy_us_per_frame"`
 	// HandshakeFrames is DriverUsPerHandshake / DriverUsPerFrame: one handshake costs as much as this many frames.
 	HandshakeFrames       float64 `json:"handshake_frames"`
 	TargetHandshakeFrames float64 `json:"target_handshake_frames"`
@@ -139,6 +143,9 @@ type Memory struct {
 	// DriverPerConn is (peak - baseline) / peak concurrent connections.
 	DriverPerConn float64 `json:"driver_rss_per_conn_bytes"`
 	TargetPeakRSS int64   `json:"target_peak_rss_bytes"`
+	ProxyPeakRSS  int64   `json:"proxy_peak_rss_bytes"`
+	// ProxyPerConn is (proxy peak - proxy baseline) / peak concurrent connections.
+	ProxyPerConn float64 `json:"proxy_rss_per_conn_bytes"`
 	// DriverHeapInUse and DriverStackInUse are the driver's Go heap and stacks once all connections are up (after a GC).
 	DriverHeapInUse  int64 `json:"driver_heap_inuse_bytes"`
 	DriverStackInUse int64 `json:"driver_stack_inuse_bytes"`
@@ -213,7 +220,7 @@ func FromResult(res *bench.Result, meta Meta) *Report {
 		Schema: Schema, Label: res.Config.Label, Config: res.Config, StartedAt: res.StartedAt,
 		DurationS: res.Elapsed.Seconds(), Partial: st.Interrupted,
 		Build:  Build{Version: meta.Version, Commit: meta.Commit, GoVersion: runtime.Version(), CPUModel: cpuModel(), Cores: runtime.NumCPU()},
-		Target: Target{URL: res.TargetURL, Builtin: res.BuiltinTarget, InProcess: res.TargetInProcess},
+		Target: Target{URL: res.TargetURL, Topology: res.Topology, Builtin: res.BuiltinTarget, InProcess: res.TargetInProcess},
 		Connections: Connections{Attempted: st.Attempted, Established: st.Established, Failed: st.Failed,
 			PeakConcurrent: st.PeakConcurrent, ClosedClean: st.ClosedClean, Errors: st.Errors, ErrorSamples: st.ErrorSamples},
 		Warnings: res.Warnings,
@@ -244,17 +251,23 @@ func FromResult(res *bench.Result, meta Meta) *Report {
 		r.TLS.HandshakeBytesIn = float64(st.HandshakeBytesIn) / float64(st.Handshakes)
 	}
 	c := res.CPU
-	r.CPU = CPU{DriverS: c.Driver.Seconds(), TargetS: c.Target.Seconds(),
+	r.CPU = CPU{DriverS: c.Driver.Seconds(), TargetS: c.Target.Seconds(), ProxyS: c.Proxy.Seconds(),
+		ProxyUsPerHandshake:  perUs(c.ProxyByPhase.Connect, st.Established),
 		DriverUsPerHandshake: perUs(c.DriverByPhase.Connect, st.Established),
 		TargetUsPerHandshake: perUs(c.TargetByPhase.Connect, st.Established)}
 	if res.Config.Mode == bench.ModeSteady {
 		r.CPU.DriverUsPerFrame = perUs(c.DriverByPhase.Steady, st.FramesReceived)
 		r.CPU.TargetUsPerFrame = perUs(c.TargetByPhase.Steady, st.FramesReceived)
+		r.CPU.ProxyUsPerFrame = perUs(c.ProxyByPhase.Steady, st.FramesReceived)
 	}
 	r.CPU.HandshakeFrames = ratio(r.CPU.DriverUsPerHandshake, r.CPU.DriverUsPerFrame)
 	r.CPU.TargetHandshakeFrames = ratio(r.CPU.TargetUsPerHandshake, r.CPU.TargetUsPerFrame)
 	r.Memory = Memory{DriverBaselineRSS: res.Memory.DriverBaselineRSS, DriverPeakRSS: res.Memory.DriverPeakRSS,
 		TargetPeakRSS: res.Memory.TargetPeakRSS, DriverHeapInUse: res.Memory.DriverHeapInUse, DriverStackInUse: res.Memory.DriverStackInUse}
+	r.Memory.ProxyPeakRSS = res.Memory.ProxyPeakRSS
+	if st.PeakConcurrent > 0 && res.Memory.ProxyPeakRSS > 0 {
+		r.Memory.ProxyPerConn = float64(res.Memory.ProxyPeakRSS-res.Memory.ProxyBaselineRSS) / float64(st.PeakConcurrent)
+	}
 	if st.PeakConcurrent > 0 {
 		r.Memory.DriverPerConn = float64(res.Memory.DriverPeakRSS-res.Memory.DriverBaselineRSS) / float64(st.PeakConcurrent)
 	}

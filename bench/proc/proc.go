@@ -132,6 +132,9 @@ func Start(ctx context.Context, o StartOptions) (*Child, string, error) {
 	}
 	cmd := exec.Command(o.Argv[0], o.Argv[1:]...)
 	cmd.Env = append(os.Environ(), o.Env...)
+	// A grandchild that keeps our pipes open must not keep Wait from returning
+	// once the child itself has exited.
+	cmd.WaitDelay = 2 * time.Second
 	c := &Child{Name: o.Name, cmd: cmd, stderr: &tailBuffer{max: 8 << 10}, done: make(chan struct{})}
 	cmd.Stderr = c.stderr
 	stdout, err := cmd.StdoutPipe()
@@ -246,4 +249,78 @@ func (t *tailBuffer) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return string(t.b)
+}
+
+// TreeCPU returns the CPU time of pid and all its descendants now running
+// (nginx does its work in worker processes under the master).
+func TreeCPU(pid int) (time.Duration, error) {
+	total, err := CPU(pid)
+	if err != nil {
+		return 0, err
+	}
+	for _, child := range descendants(pid) {
+		// A descendant that exited between the scan and the read is skipped.
+		if c, err := CPU(child); err == nil {
+			total += c
+		}
+	}
+	return total, nil
+}
+
+// TreePeakRSS returns the sum of the peak RSS of pid and its descendants.
+func TreePeakRSS(pid int) (int64, error) {
+	m, err := ReadMemory(pid)
+	if err != nil {
+		return 0, err
+	}
+	total := m.Peak
+	for _, child := range descendants(pid) {
+		if cm, err := ReadMemory(child); err == nil {
+			total += cm.Peak
+		}
+	}
+	return total, nil
+}
+
+// descendants lists the running descendants of pid, read from /proc.
+func descendants(pid int) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	parent := map[int]int{}
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 2 {
+			continue
+		}
+		if pp, err := strconv.Atoi(f[1]); err == nil {
+			parent[p] = pp
+		}
+	}
+	var out []int
+	frontier := []int{pid}
+	for len(frontier) > 0 {
+		next := frontier[0]
+		frontier = frontier[1:]
+		for p, pp := range parent {
+			if pp == next {
+				out = append(out, p)
+				frontier = append(frontier, p)
+			}
+		}
+	}
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -72,5 +73,29 @@ func TestTailBufferKeepsTheEnd(t *testing.T) {
 	}
 	if got := b.String(); got != "3456789END" {
 		t.Fatalf("tail %q", got)
+	}
+}
+
+func TestTreeCPUCountsChildren(t *testing.T) {
+	t.Parallel()
+	// A shell whose child burns CPU: the shell itself uses almost none.
+	c, _, err := Start(context.Background(), StartOptions{Name: "tree", Argv: []string{"sh", "-c", "(i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; echo READY; sleep 3) & wait"}, ReadyPrefix: "READY"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.StopWith(syscall.SIGKILL, time.Second)
+	own, err := CPU(c.PID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, err := TreeCPU(c.PID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tree <= own || tree < 50*time.Millisecond {
+		t.Fatalf("tree CPU %v, own %v: the busy child was not counted", tree, own)
+	}
+	if rss, err := TreePeakRSS(c.PID()); err != nil || rss <= 0 {
+		t.Fatalf("TreePeakRSS = %d, %v", rss, err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,7 +19,7 @@ import (
 // TestMain lets the test binary stand in for wssbench: `run` starts the
 // built-in target as os.Executable() + "serve", which lands here.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && (os.Args[1] == "serve" || os.Args[1] == "run") && os.Getenv("WSSBENCH_TEST_CHILD") != "" {
+	if len(os.Args) > 1 && (os.Args[1] == "serve" || os.Args[1] == "run" || os.Args[1] == "proxy") && os.Getenv("WSSBENCH_TEST_CHILD") != "" {
 		os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
 	}
 	os.Setenv("WSSBENCH_TEST_CHILD", "1")
@@ -242,5 +243,61 @@ func TestInterruptWritesPartialReport(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "PARTIAL") {
 		t.Fatalf("summary does not say PARTIAL:\n%s", stdout.String())
+	}
+}
+
+// TestTopologyComparisonLeavesNothingRunning compares every topology whose
+// program is installed (CI installs nginx and haproxy), checks the comparison
+// report, and that no process the run started is left. It is not parallel, so
+// no other test's children are around when it counts.
+func TestTopologyComparisonLeavesNothingRunning(t *testing.T) {
+	topologies := []string{"direct", "builtin"}
+	for _, p := range []string{"nginx", "haproxy"} {
+		if _, err := exec.LookPath(p); err == nil {
+			topologies = append(topologies, p)
+		} else {
+			t.Logf("%s not installed (apt-get install -y %s): compared without it", p, p)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "term.json")
+	code, stdout, stderr := runMain("run", "--topology", strings.Join(topologies, ","), "--conns", "40", "--connect-rate", "0",
+		"--duration", "500ms", "--msg-rate", "20", "-q", "--out", out)
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	var rep struct {
+		Runs []struct {
+			Target struct{ Topology string }
+			CPU    struct {
+				ProxyS float64 `json:"proxy_s"`
+			}
+			Connections struct{ Established int64 }
+		}
+		Comparison struct {
+			Baseline    string
+			Conclusions []string
+		}
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Runs) != len(topologies) || rep.Comparison.Baseline != "direct" || len(rep.Comparison.Conclusions) != len(topologies)-1 {
+		t.Fatalf("comparison: %d runs, baseline %q, %d conclusions\n%s", len(rep.Runs), rep.Comparison.Baseline, len(rep.Comparison.Conclusions), stdout)
+	}
+	for i, r := range rep.Runs {
+		if r.Target.Topology != topologies[i] || r.Connections.Established != 40 {
+			t.Errorf("run %d: topology %q established %d", i, r.Target.Topology, r.Connections.Established)
+		}
+		if r.Target.Topology != "direct" && r.CPU.ProxyS <= 0 {
+			t.Errorf("%s: the proxy's CPU was not measured", r.Target.Topology)
+		}
+	}
+	children, _ := exec.Command("pgrep", "-P", fmt.Sprint(os.Getpid())).Output()
+	if s := strings.TrimSpace(string(children)); s != "" {
+		t.Fatalf("processes left running after the comparison: %s", s)
 	}
 }

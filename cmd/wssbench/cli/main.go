@@ -32,12 +32,14 @@ const usage = `wssbench: load and performance harness for WebSocket over TLS (ws
 Usage:
   wssbench run   [flags]        one benchmark run (built-in target on loopback unless --target)
   wssbench serve [flags]        the built-in echo target, wss:// or ws://
+  wssbench proxy [flags]        the built-in TLS-terminating proxy in front of a ws:// backend
   wssbench version              print the version
 
 Examples:
   wssbench run                                          default benchmark against the built-in target
   wssbench run --conns 5000 --connect-rate 1000 --duration 10s --msg-rate 2
   wssbench run --scenario handshake-storm               a shipped scenario (or a path to a .yaml file)
+  wssbench run --topology direct,builtin,nginx,haproxy --repeat 3 --out out/term.json
   wssbench serve --listen 127.0.0.1:8443 &
   wssbench run --target wss://127.0.0.1:8443/ --ca /tmp/wssbench-serve-*/ca.pem
 
@@ -56,6 +58,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return cmdRun(args[1:], stdout, stderr)
 	case "serve":
 		return cmdServe(args[1:], stdout, stderr)
+	case "proxy":
+		return cmdProxy(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "wssbench %s (%s)\n", Version, Commit)
 		return ExitOK

@@ -41,6 +41,9 @@ func runFlags(cfg *bench.Config) (*pflag.FlagSet, *runOut) {
 	fs.DurationVar((*time.Duration)(&cfg.FrameTimeout), "frame-timeout", time.Duration(cfg.FrameTimeout), "bound on the wait for one echo")
 	fs.StringVar(&cfg.CertKey, "cert-key", cfg.CertKey, "key type of the built-in target's certificate")
 	fs.StringVar(&cfg.Label, "label", cfg.Label, "name of the run in reports")
+	fs.StringSliceVar(&cfg.Topology, "topology", cfg.Topology, "who terminates TLS in front of the built-in target: "+strings.Join(bench.Topologies(), ", ")+"; several make a comparison")
+	fs.IntVar(&cfg.Repeat, "repeat", cfg.Repeat, "run each topology this many times, interleaved (A B C A B C)")
+	fs.DurationVar((*time.Duration)(&cfg.ProxyDelay), "delay", time.Duration(cfg.ProxyDelay), "one-way delay the builtin proxy adds in each direction (emulates a network round trip)")
 	fs.StringVarP(&out.jsonFile, "out", "o", "", "write the JSON report (schema wssbench/v1) to this file")
 	fs.BoolVarP(&out.quiet, "quiet", "q", false, "no progress line")
 	fs.StringVar(&out.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the driver to this file (for the driver's own hot spots)")
@@ -114,7 +117,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	opt := bench.Options{TargetArgv: []string{exe, "serve"}}
+	opt := bench.Options{TargetArgv: []string{exe, "serve"}, ProxyArgv: []string{exe, "proxy"}}
 	var prog *progressLine
 	if !out.quiet {
 		prog = newProgressLine(stderr)
@@ -130,6 +133,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 			return errorCode(stderr, "run", err)
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if len(cfg.Topology) > 1 || cfg.Repeat > 1 {
+		return runSeries(ctx, cfg, opt, out, prog, stdout, stderr)
 	}
 	res, err := bench.Run(ctx, cfg, opt)
 	if prog != nil {
@@ -149,6 +155,40 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "report written to %s\n", out.jsonFile)
 	}
 	if !rep.Verdict.OK {
+		return ExitRunFailed
+	}
+	return ExitOK
+}
+
+// runSeries runs a topology comparison and prints its table.
+func runSeries(ctx context.Context, cfg bench.Config, opt bench.Options, out *runOut, prog *progressLine, stdout, stderr io.Writer) int {
+	opt.OnRunStart = func(topology string, rep, of int) {
+		if prog != nil {
+			prog.done()
+		}
+		fmt.Fprintf(stderr, "run: %s (%d of %d)\n", topology, rep, of)
+	}
+	results, err := bench.RunSeries(ctx, cfg, opt)
+	if prog != nil {
+		prog.done()
+	}
+	if err != nil && len(results) == 0 {
+		return errorCode(stderr, "run", err)
+	}
+	sr := reports.FromSeries(results, reports.Meta{Version: Version, Commit: Commit})
+	if werr := reports.WriteSeriesText(stdout, sr); werr != nil {
+		return errorCode(stderr, "run", werr)
+	}
+	if out.jsonFile != "" {
+		if werr := reports.WriteJSONFile(out.jsonFile, sr); werr != nil {
+			return errorCode(stderr, "run", fmt.Errorf("write --out: %w", werr))
+		}
+		fmt.Fprintf(stderr, "report written to %s\n", out.jsonFile)
+	}
+	if err != nil {
+		return errorCode(stderr, "run", err)
+	}
+	if ctx.Err() != nil || !reports.SeriesOK(sr) {
 		return ExitRunFailed
 	}
 	return ExitOK
