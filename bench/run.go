@@ -285,16 +285,11 @@ func phaseCPU(marks map[string][3]time.Duration, mode driver.Mode) CPU {
 func health(res *Result, ms0, ms1 runtime.MemStats) Health {
 	h := Health{Cores: runtime.GOMAXPROCS(0), GOGC: cmp.Or(os.Getenv("GOGC"), "100"), GCCycles: ms1.NumGC - ms0.NumGC,
 		GCPause: time.Duration(ms1.PauseTotalNs - ms0.PauseTotalNs)}
-	var wall, cpu time.Duration
-	st := res.Stats
-	for i, m := range st.Phases {
-		if i+1 < len(st.Phases) && (m.Name == "steady" || (driver.Mode(res.Config.Mode) == driver.ModeStorm && m.Name == "connect")) {
-			wall = st.Phases[i+1].At.Sub(m.At)
-		}
-	}
-	cpu = res.CPU.DriverByPhase.Steady
-	if driver.Mode(res.Config.Mode) == driver.ModeStorm {
-		cpu = res.CPU.DriverByPhase.Connect
+	// The measured window: the frame (or hold) window, or the whole storm.
+	connectWall, wall := res.PhaseWalls()
+	cpu := res.CPU.DriverByPhase.Steady
+	if res.Config.Mode == ModeStorm {
+		wall, cpu = connectWall, res.CPU.DriverByPhase.Connect
 	}
 	if wall > 0 {
 		h.CPUUtil = cpu.Seconds() / wall.Seconds()
