@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,6 +28,11 @@ const (
 func Topologies() []string {
 	return []string{TopologyDirect, TopologyBuiltin, TopologyNginx, TopologyHAProxy}
 }
+
+// builtinProxyWorkers is the cores the built-in proxy may use at once: one,
+// as the generated nginx (worker_processes 1) and haproxy (nbthread 1)
+// configs get, so the topologies are compared on equal terms.
+const builtinProxyWorkers = 1
 
 // ReadyPrefix starts the line `wssbench serve` prints on stdout once it accepts
 // connections; the URL follows it.
@@ -142,7 +148,7 @@ func (e *environment) startBuiltinProxy(ctx context.Context, argv []string, back
 		return nil
 	}
 	full := append(append([]string{}, argv...), "--listen", "127.0.0.1:0", "--backend", "ws://"+backend+"/",
-		"--cert", certFile, "--key", keyFile, "--delay", delay.String())
+		"--cert", certFile, "--key", keyFile, "--delay", delay.String(), "--workers", strconv.Itoa(builtinProxyWorkers))
 	var err error
 	e.proxy, e.url, err = proc.Start(ctx, proc.StartOptions{Name: "built-in proxy", Argv: full, ReadyPrefix: ProxyReadyPrefix})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -24,6 +25,7 @@ func cmdProxy(args []string, stdout, stderr io.Writer) int {
 	keyFile := fs.String("key", "", "PEM private key file for --cert")
 	certKey := fs.String("cert-key", string(tlsconf.KeyECDSAP256), "key type of a generated certificate")
 	delay := fs.Duration("delay", 0, "one-way delay added in each direction, to emulate a network round trip on loopback")
+	workers := fs.Int("workers", 0, "cores the proxy may use at once (GOMAXPROCS); 0 = all. wssbench run passes 1, as nginx and haproxy get one worker")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `wssbench proxy: the built-in TLS-terminating proxy
 
@@ -51,6 +53,12 @@ Flags:
 	}
 	if *delay < 0 || *delay > time.Minute {
 		return errorCode(stderr, "proxy", &bench.InputError{Err: fmt.Errorf("--delay must be between 0 and 1m (got %v)", *delay)})
+	}
+	if *workers < 0 {
+		return errorCode(stderr, "proxy", &bench.InputError{Err: fmt.Errorf("--workers must be 0 (all cores) or more (got %d)", *workers)})
+	}
+	if *workers > 0 {
+		runtime.GOMAXPROCS(*workers)
 	}
 	tc, caNote, dir, err := serverTLS(*certFile, *keyFile, *certKey)
 	if err != nil {
