@@ -65,6 +65,34 @@ type Config struct {
 	Repeat int `yaml:"repeat,omitempty" json:"repeat,omitempty"`
 	// ProxyDelay is a one-way delay the builtin proxy adds in each direction.
 	ProxyDelay Duration `yaml:"delay,omitempty" json:"delay,omitempty"`
+
+	// TLSMin and TLSMax bound the TLS version, "1.2" or "1.3", on the client
+	// and on every server wssbench starts (empty: 1.2 to 1.3).
+	TLSMin string `yaml:"tls_min,omitempty" json:"tls_min,omitempty"`
+	TLSMax string `yaml:"tls_max,omitempty" json:"tls_max,omitempty"`
+	// Ciphers are IANA cipher suite names. TLS 1.2 suites restrict the client
+	// and the servers; TLS 1.3 suites restrict the servers (a Go client
+	// always offers all three).
+	Ciphers []string `yaml:"ciphers,omitempty" json:"ciphers,omitempty"`
+	// Groups are key exchange groups (X25519, P-256, X25519MLKEM768, ...), on
+	// the client and on the servers.
+	Groups []string `yaml:"groups,omitempty" json:"groups,omitempty"`
+	// Resume is the share of connections that resume a TLS session: "off"
+	// (default), "on" (all) or a share such as "50%".
+	Resume string `yaml:"resume,omitempty" json:"resume,omitempty"`
+	// ClientCert and ClientKey are PEM files of a client certificate for
+	// mutual TLS; ClientCert "auto" issues one from the built-in target's CA.
+	// The servers wssbench starts then require a client certificate.
+	ClientCert string `yaml:"client_cert,omitempty" json:"client_cert,omitempty"`
+	ClientKey  string `yaml:"client_key,omitempty" json:"client_key,omitempty"`
+	// ALPN are the application protocols offered (and accepted by the servers).
+	ALPN []string `yaml:"alpn,omitempty" json:"alpn,omitempty"`
+	// ChainLength is the number of intermediate CAs in the built-in target's
+	// certificate chain (0: the root signs the leaf).
+	ChainLength int `yaml:"chain_length,omitempty" json:"chain_length,omitempty"`
+	// Matrix, if set, expands this config into one run per combination of
+	// its values (a TLS matrix); see Cells.
+	Matrix *Matrix `yaml:"matrix,omitempty" json:"matrix,omitempty"`
 }
 
 // Default returns the configuration of the default benchmark: 1000 wss
@@ -149,7 +177,7 @@ func (c *Config) Validate() error {
 		return inputErr("cert key type %q is not one of %s", c.CertKey, strings.Join(tlsconf.KeyTypes(), ", "))
 	}
 	seen := map[string]bool{}
-	for _, t := range c.Topology {
+	for _, t := range c.topologies() {
 		if !contains(Topologies(), t) {
 			return inputErr("topology %q is not one of %s", t, strings.Join(Topologies(), ", "))
 		}
@@ -158,7 +186,7 @@ func (c *Config) Validate() error {
 		}
 		seen[t] = true
 	}
-	if c.Target != "" && len(c.Topology) > 0 && !(len(c.Topology) == 1 && c.Topology[0] == TopologyDirect) {
+	if t := c.topologies(); c.Target != "" && !(len(t) == 1 && t[0] == TopologyDirect) {
 		return inputErr("--topology needs the built-in target: wssbench starts the proxies in front of it; leave out --target")
 	}
 	if c.Repeat < 0 || c.Repeat > 100 {
@@ -173,7 +201,10 @@ func (c *Config) Validate() error {
 	if c.Target != "" && c.CertKey != "" && c.CertKey != string(tlsconf.KeyECDSAP256) {
 		return inputErr("cert_key applies only to the built-in target; leave it out with --target")
 	}
-	return nil
+	if err := c.validateTLS(); err != nil {
+		return err
+	}
+	return c.Matrix.validate(c)
 }
 
 func contains(list []string, s string) bool {

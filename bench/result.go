@@ -18,6 +18,13 @@ type Result struct {
 	// Topology is who terminated TLS: direct, builtin, nginx or haproxy.
 	Topology      string
 	BuiltinTarget bool
+	// Cell names the run within a series (its topology, and its matrix
+	// values); empty for a single run.
+	Cell string
+	// NotRun, if set, says why this cell of a series did not run (settings
+	// that cannot work together, or a server that did not start); then
+	// nothing else was measured.
+	NotRun string
 	// TargetInProcess is set when the built-in target shared the driver's process,
 	// so the driver's CPU includes the target's.
 	TargetInProcess bool

@@ -88,6 +88,10 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 			return nil, fmt.Errorf("built-in target gave a bad URL %q: %w", env.url, err)
 		}
 		dc.TLS = &tls.Config{RootCAs: env.chain.Pool(), ServerName: "localhost"}
+		if err := cfg.applyClientTLS(dc.TLS, env.chain); err != nil {
+			return nil, err
+		}
+		res.Warnings = append(res.Warnings, env.warnings...)
 	}
 	res.TargetURL = dc.URL.String()
 	if cfg.Insecure {
@@ -124,6 +128,9 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	d, err := driver.New(dc)
 	if err != nil {
 		return nil, &InputError{Err: err}
+	}
+	if err := d.Prime(ctx); err != nil {
+		return nil, fmt.Errorf("--resume: %w", err)
 	}
 	runtime.GC()
 	if m, err := proc.ReadMemory(0); err == nil {
@@ -218,6 +225,7 @@ func resolve(cfg *Config) (*driver.Config, error) {
 		Binary:         cfg.Binary,
 		FrameTimeout:   time.Duration(cfg.FrameTimeout),
 		Subprotocols:   cfg.Subprotocols,
+		ResumeShare:    cfg.ResumeShare(),
 		Shards:         2 * runtime.GOMAXPROCS(0),
 	}
 	var err error
@@ -247,6 +255,9 @@ func resolve(cfg *Config) (*driver.Config, error) {
 			if tc.RootCAs, err = tlsconf.LoadCAPool(cfg.CAFile); err != nil {
 				return nil, &InputError{Err: fmt.Errorf("--ca: %w", err)}
 			}
+		}
+		if err := cfg.applyClientTLS(tc, nil); err != nil {
+			return nil, err
 		}
 		dc.TLS = tc
 	} else if cfg.CAFile != "" || cfg.Insecure || cfg.ServerName != "" {

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"time"
+
+	"github.com/wssbench/wssbench/bench/driver"
 	"strings"
 )
 
@@ -34,48 +37,58 @@ func checkProxyPrograms(topologies []string) error {
 		strings.Join(missing, " and "), strings.Join(missing, " "), strings.Join(missing, ","), can)
 }
 
-// RunSeries runs every topology of cfg Repeat times, interleaved (A B C A B C
-// ...) so the machine's drift favours none, and returns one Result per run. A
-// cancelled ctx stops after the current run; what ran is returned.
+// RunSeries runs every cell of cfg (each topology of a comparison, times each
+// combination of its matrix) Repeat times, interleaved (A B C A B C ...) so
+// the machine's drift favours none, and returns one Result per run. A cell
+// that cannot work, or whose run fails to start, is returned with NotRun set
+// and the series goes on. A cancelled ctx stops after the current run; what
+// ran is returned.
 func RunSeries(ctx context.Context, cfg Config, opt Options) ([]*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if err := checkProxyPrograms(cfg.Topology); err != nil {
+	if err := checkProxyPrograms(cfg.topologies()); err != nil {
 		return nil, err
 	}
-	topologies := cfg.Topology
-	if len(topologies) == 0 {
-		topologies = []string{TopologyDirect}
-	}
+	cells := cfg.Cells()
 	repeat := max(cfg.Repeat, 1)
 	var out []*Result
+	ran := 0
 	for r := 0; r < repeat; r++ {
-		for _, t := range topologies {
+		for _, cell := range cells {
 			if ctx.Err() != nil {
 				return out, nil
 			}
-			one := cfg
-			one.Topology, one.Repeat = []string{t}, 1
-			one.Label = t
-			if cfg.Label != "" {
-				one.Label = cfg.Label + "/" + t
+			if cell.Invalid != nil {
+				if r == 0 {
+					out = append(out, notRun(cell, cell.Invalid.Error()))
+				}
+				continue
 			}
 			if opt.OnRunStart != nil {
-				opt.OnRunStart(t, r+1, repeat)
+				opt.OnRunStart(cell.Name, r+1, repeat)
 			}
-			res, err := Run(ctx, one, opt)
+			res, err := Run(ctx, cell.Config, opt)
 			if err != nil {
-				if IsInputError(err) {
-					return out, err
-				}
-				return out, fmt.Errorf("%s run %d of %d: %w", t, r+1, repeat, err)
+				out = append(out, notRun(cell, fmt.Sprintf("run %d of %d failed: %v", r+1, repeat, err)))
+				continue
 			}
+			res.Cell = cell.Name
 			out = append(out, res)
+			ran++
 		}
 	}
-	if len(out) == 0 {
-		return nil, errors.New("no run completed")
+	if ran == 0 && ctx.Err() == nil {
+		return out, errors.New("no run of the series completed; see each cell's reason")
 	}
 	return out, nil
+}
+
+// notRun is the Result of a cell that did not run.
+func notRun(cell Cell, why string) *Result {
+	t := TopologyDirect
+	if len(cell.Config.Topology) > 0 {
+		t = cell.Config.Topology[0]
+	}
+	return &Result{Config: cell.Config, Cell: cell.Name, Topology: t, NotRun: why, StartedAt: time.Now(), Stats: &driver.Stats{}}
 }

@@ -55,16 +55,26 @@ type environment struct {
 	cancel    context.CancelFunc
 	done      []chan error
 	inProcess bool
+	// warnings are settings a server could not be configured with.
+	warnings []string
+	// server are the TLS settings of every server; clientCA the file of the
+	// CA that issues client certificates when mutual TLS is asked.
+	server   tlsconf.Profile
+	clientCA string
 }
 
 // startEnvironment starts the target (and proxy) for one topology on loopback
 // with a fresh certificate chain.
 func startEnvironment(ctx context.Context, cfg *Config, opt Options, topology string) (_ *environment, err error) {
-	chain, err := tlsconf.NewChain(tlsconf.CertOptions{KeyType: tlsconf.KeyType(cfg.CertKey)})
+	mtls := cfg.ClientCert == ClientCertAuto
+	chain, err := tlsconf.NewChain(tlsconf.CertOptions{KeyType: tlsconf.KeyType(cfg.CertKey), Intermediates: cfg.ChainLength, ClientCert: mtls})
 	if err != nil {
 		return nil, err
 	}
 	env := &environment{chain: chain}
+	if env.server, err = cfg.TLSProfile(); err != nil {
+		return nil, err
+	}
 	defer func() {
 		if err != nil {
 			env.stop()
@@ -73,9 +83,12 @@ func startEnvironment(ctx context.Context, cfg *Config, opt Options, topology st
 	if env.dir, err = os.MkdirTemp("", "wssbench-run-"); err != nil {
 		return nil, err
 	}
-	certFile, keyFile, _, err := chain.WriteFiles(env.dir)
+	certFile, keyFile, caFile, err := chain.WriteFiles(env.dir)
 	if err != nil {
 		return nil, err
+	}
+	if mtls {
+		env.clientCA = caFile
 	}
 	plain := topology != TopologyDirect
 	if err := env.startTarget(ctx, opt.TargetArgv, plain, certFile, keyFile); err != nil {
@@ -95,7 +108,11 @@ func startEnvironment(ctx context.Context, cfg *Config, opt Options, topology st
 		env.external, err = proxy.StartExternal(ctx, proxy.ExternalConfig{
 			Kind: proxy.Kind(topology), Listen: "127.0.0.1:0", Backend: backend.Host,
 			CertFile: certFile, KeyFile: keyFile, MaxConns: cfg.Conns + 100,
+			TLS: env.server, ClientCAFile: env.clientCA,
 		})
+		for _, u := range proxy.Unsupported(proxy.Kind(topology), env.server) {
+			env.warnings = append(env.warnings, fmt.Sprintf("%s was not configured with %s; expect handshakes that need it to fail", topology, u))
+		}
 		if err == nil {
 			env.url = env.external.URL()
 		}
@@ -110,7 +127,7 @@ func startEnvironment(ctx context.Context, cfg *Config, opt Options, topology st
 
 func (e *environment) startTarget(ctx context.Context, argv []string, plain bool, certFile, keyFile string) error {
 	if len(argv) == 0 {
-		tc := &tls.Config{Certificates: []tls.Certificate{e.chain.Leaf}}
+		tc := e.serverTLS()
 		if plain {
 			tc = nil
 		}
@@ -127,6 +144,7 @@ func (e *environment) startTarget(ctx context.Context, argv []string, plain bool
 		full = append(full, "--plain")
 	} else {
 		full = append(full, "--cert", certFile, "--key", keyFile)
+		full = append(full, e.serverTLSArgs()...)
 	}
 	var err error
 	e.target, e.url, err = proc.Start(ctx, proc.StartOptions{Name: "built-in target", Argv: full, ReadyPrefix: ReadyPrefix})
@@ -138,8 +156,7 @@ func (e *environment) startTarget(ctx context.Context, argv []string, plain bool
 
 func (e *environment) startBuiltinProxy(ctx context.Context, argv []string, backend, certFile, keyFile string, delay time.Duration) error {
 	if len(argv) == 0 {
-		srv, err := proxy.Listen(proxy.Config{Listen: "127.0.0.1:0", Backend: backend,
-			TLS: &tls.Config{Certificates: []tls.Certificate{e.chain.Leaf}}, Delay: delay})
+		srv, err := proxy.Listen(proxy.Config{Listen: "127.0.0.1:0", Backend: backend, TLS: e.serverTLS(), Delay: delay})
 		if err != nil {
 			return err
 		}
@@ -149,12 +166,48 @@ func (e *environment) startBuiltinProxy(ctx context.Context, argv []string, back
 	}
 	full := append(append([]string{}, argv...), "--listen", "127.0.0.1:0", "--backend", "ws://"+backend+"/",
 		"--cert", certFile, "--key", keyFile, "--delay", delay.String(), "--workers", strconv.Itoa(builtinProxyWorkers))
+	full = append(full, e.serverTLSArgs()...)
 	var err error
 	e.proxy, e.url, err = proc.Start(ctx, proc.StartOptions{Name: "built-in proxy", Argv: full, ReadyPrefix: ProxyReadyPrefix})
 	if err != nil {
 		return fmt.Errorf("start the built-in proxy: %w", err)
 	}
 	return nil
+}
+
+// serverTLS is the config of an in-process Go server.
+func (e *environment) serverTLS() *tls.Config {
+	tc := &tls.Config{Certificates: []tls.Certificate{e.chain.Leaf}}
+	e.server.ApplyServer(tc)
+	if e.clientCA != "" {
+		tc.ClientCAs, tc.ClientAuth = e.chain.Pool(), tls.RequireAndVerifyClientCert
+	}
+	return tc
+}
+
+// serverTLSArgs are the server TLS flags of wssbench serve and proxy.
+func (e *environment) serverTLSArgs() []string {
+	n := e.server.Names()
+	var args []string
+	add := func(flag, v string) {
+		if v != "" {
+			args = append(args, flag, v)
+		}
+	}
+	add("--tls-min", n.Min)
+	add("--tls-max", n.Max)
+	var suites12 []string
+	for _, c := range n.Ciphers {
+		// TLS 1.3 suites cannot be set on a Go server (Profile.Check says when that matters).
+		if !strings.HasPrefix(c, "TLS_AES_") && !strings.HasPrefix(c, "TLS_CHACHA20_") {
+			suites12 = append(suites12, c)
+		}
+	}
+	add("--ciphers", strings.Join(suites12, ","))
+	add("--groups", strings.Join(n.Groups, ","))
+	add("--alpn", strings.Join(n.ALPN, ","))
+	add("--client-ca", e.clientCA)
+	return args
 }
 
 // serveInProcess runs an in-process server until stop; the run's ctx does not

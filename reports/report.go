@@ -35,7 +35,10 @@ type Report struct {
 	Memory      Memory       `json:"memory"`
 	Health      Health       `json:"health"`
 	Verdict     Verdict      `json:"verdict"`
-	Warnings    []string     `json:"warnings,omitempty"`
+	// Cell names the run within a series; NotRun says why it did not run.
+	Cell     string   `json:"cell,omitempty"`
+	NotRun   string   `json:"not_run,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Build says what produced the report and on which machine.
@@ -110,8 +113,16 @@ type TLS struct {
 	Versions     map[string]int64 `json:"versions"`
 	CipherSuites map[string]int64 `json:"cipher_suites"`
 	Groups       map[string]int64 `json:"groups"`
-	Resumed      int64            `json:"resumed"`
-	HelloRetry   int64            `json:"hello_retry"`
+	// ALPN counts the negotiated application protocol ("none" when none was agreed).
+	ALPN       map[string]int64 `json:"alpn,omitempty"`
+	Resumed    int64            `json:"resumed"`
+	HelloRetry int64            `json:"hello_retry"`
+	// ClientCertRequested counts handshakes in which the server asked for the client certificate.
+	ClientCertRequested int64 `json:"client_cert_requested,omitempty"`
+	// Mismatches are differences between what the run asked for (versions,
+	// suites, groups, ALPN, resumption, mutual TLS) and what was negotiated;
+	// each fails the verdict.
+	Mismatches []string `json:"mismatches,omitempty"`
 	// HandshakeBytesOut/In are mean bytes per handshake on the wire, client to server and back.
 	HandshakeBytesOut float64 `json:"handshake_bytes_out"`
 	HandshakeBytesIn  float64 `json:"handshake_bytes_in"`
@@ -245,7 +256,8 @@ func FromResult(res *bench.Result, meta Meta) *Report {
 		r.Frames.RequestedPerSec = float64(st.Established) * res.Config.MsgRate
 	}
 	r.TLS = TLS{Handshakes: st.Handshakes, Versions: st.TLSVersions, CipherSuites: st.CipherSuites, Groups: st.Groups,
-		Resumed: st.Resumed, HelloRetry: st.HelloRetry}
+		ALPN: st.ALPN, Resumed: st.Resumed, HelloRetry: st.HelloRetry, ClientCertRequested: st.ClientCertRequested,
+		Mismatches: res.TLSMismatches()}
 	if st.Handshakes > 0 {
 		r.TLS.HandshakeBytesOut = float64(st.HandshakeBytesOut) / float64(st.Handshakes)
 		r.TLS.HandshakeBytesIn = float64(st.HandshakeBytesIn) / float64(st.Handshakes)
@@ -274,6 +286,7 @@ func FromResult(res *bench.Result, meta Meta) *Report {
 	hl := res.Health
 	r.Health = Health{CPUUtilCores: hl.CPUUtil, Cores: hl.Cores, GOGC: hl.GOGC, GCCycles: hl.GCCycles,
 		GCPauseUs: float64(hl.GCPause) / 1e3, SendLagP99Us: float64(hl.SendLagP99) / 1e3, ClippedSamples: res.Clipped}
+	r.Cell, r.NotRun = res.Cell, res.NotRun
 	r.Verdict = verdict(r, hl)
 	return r
 }

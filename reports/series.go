@@ -11,7 +11,8 @@ import (
 )
 
 // SeriesReport is several runs and their comparison: a termination
-// comparison (one entry per topology, repeated and interleaved).
+// comparison (one cell per topology) or a TLS matrix (one cell per
+// combination), each cell repeated and interleaved.
 type SeriesReport struct {
 	Schema     string     `json:"schema"`
 	Build      Build      `json:"build"`
@@ -19,12 +20,15 @@ type SeriesReport struct {
 	Comparison Comparison `json:"comparison"`
 }
 
-// Comparison sets each topology's medians beside the baseline's.
+// Comparison sets each cell's medians beside the baseline's.
 type Comparison struct {
-	// Baseline is the topology others are divided by: direct when it ran.
-	Baseline   string            `json:"baseline"`
-	Topologies []TopologySummary `json:"topologies"`
-	// Conclusions are one line per proxied topology.
+	// Matrix is set for a TLS matrix, whose cells differ in their settings.
+	Matrix bool `json:"matrix,omitempty"`
+	// Baseline is the cell others are divided by: the first that ran (direct
+	// in a termination comparison that includes it).
+	Baseline string        `json:"baseline"`
+	Cells    []CellSummary `json:"cells"`
+	// Conclusions are one line per cell other than the baseline.
 	Conclusions []string `json:"conclusions"`
 	// Mismatches says where topologies negotiated different TLS parameters
 	// from the same client settings (so their handshake costs differ for that reason too).
@@ -39,13 +43,28 @@ type Stat struct {
 	N      int     `json:"n"`
 }
 
-// TopologySummary is one topology's figures over its runs.
-type TopologySummary struct {
-	Topology string          `json:"topology"`
-	Runs     int             `json:"runs"`
-	Metrics  map[string]Stat `json:"metrics"`
+// CellSummary is one cell's figures over its runs.
+type CellSummary struct {
+	// Cell is the cell's name: its topology and matrix values.
+	Cell     string `json:"cell"`
+	Topology string `json:"topology"`
+	Runs     int    `json:"runs"`
+	// NotRun says why the cell did not run; Failure why its handshakes failed
+	// (the first error class and message), for a cell that could not be negotiated.
+	NotRun  string `json:"not_run,omitempty"`
+	Failure string `json:"failure,omitempty"`
+	// Negotiated is the most common version, suite and group of the cell's handshakes.
+	Negotiated Negotiated      `json:"negotiated"`
+	Metrics    map[string]Stat `json:"metrics"`
 	// RatioToBaseline divides each median by the baseline's median.
 	RatioToBaseline map[string]float64 `json:"ratio_to_baseline,omitempty"`
+}
+
+// Negotiated is what most handshakes of a cell agreed on.
+type Negotiated struct {
+	Version string `json:"version"`
+	Suite   string `json:"suite"`
+	Group   string `json:"group"`
 }
 
 // seriesMetrics are the figures compared, in display order.
@@ -69,6 +88,17 @@ var seriesMetrics = []struct {
 	{"server_us_per_handshake", func(r *Report) float64 { return r.CPU.TargetUsPerHandshake + r.CPU.ProxyUsPerHandshake }},
 	{"server_us_per_frame", func(r *Report) float64 { return r.CPU.TargetUsPerFrame + r.CPU.ProxyUsPerFrame }},
 	{"proxy_rss_per_conn_bytes", func(r *Report) float64 { return r.Memory.ProxyPerConn }},
+	{"resumed_share", func(r *Report) float64 { return share(r.TLS.Resumed, r.TLS.Handshakes) }},
+	{"hello_retry_share", func(r *Report) float64 { return share(r.TLS.HelloRetry, r.TLS.Handshakes) }},
+	{"handshake_bytes_out", func(r *Report) float64 { return r.TLS.HandshakeBytesOut }},
+	{"handshake_bytes_in", func(r *Report) float64 { return r.TLS.HandshakeBytesIn }},
+}
+
+func share(n, of int64) float64 {
+	if of == 0 {
+		return 0
+	}
+	return float64(n) / float64(of)
 }
 
 func statOf(v []float64) Stat {
@@ -86,54 +116,125 @@ func statOf(v []float64) Stat {
 // FromSeries builds the report of a series of runs.
 func FromSeries(results []*bench.Result, meta Meta) *SeriesReport {
 	sr := &SeriesReport{Schema: Schema, Build: Build{Version: meta.Version, Commit: meta.Commit, GoVersion: runtime.Version(), CPUModel: cpuModel(), Cores: runtime.NumCPU()}}
-	byTopo := map[string][]*Report{}
+	byCell := map[string][]*Report{}
 	var order []string
 	for _, res := range results {
 		r := FromResult(res, meta)
 		sr.Runs = append(sr.Runs, r)
-		if _, ok := byTopo[res.Topology]; !ok {
-			order = append(order, res.Topology)
+		key := cellKey(r)
+		if _, ok := byCell[key]; !ok {
+			order = append(order, key)
 		}
-		byTopo[res.Topology] = append(byTopo[res.Topology], r)
+		byCell[key] = append(byCell[key], r)
+		sr.Comparison.Matrix = sr.Comparison.Matrix || res.Config.Matrix != nil
 	}
 	c := &sr.Comparison
-	if len(order) == 0 {
+	base := -1
+	for _, name := range order {
+		cs := summarizeCell(name, byCell[name])
+		if base < 0 && cs.NotRun == "" && cs.Failure == "" {
+			base = len(c.Cells)
+		}
+		if !c.Matrix && cs.Topology == bench.TopologyDirect && cs.NotRun == "" && cs.Failure == "" {
+			base = len(c.Cells)
+		}
+		c.Cells = append(c.Cells, cs)
+	}
+	if base < 0 {
 		return sr
 	}
-	c.Baseline = order[0]
-	if _, ok := byTopo[bench.TopologyDirect]; ok {
-		c.Baseline = bench.TopologyDirect
+	c.Baseline = c.Cells[base].Cell
+	if !c.Matrix {
+		c.Mismatches = mismatches(order, byCell)
 	}
-	for _, t := range order {
-		ts := TopologySummary{Topology: t, Runs: len(byTopo[t]), Metrics: map[string]Stat{}}
-		for _, m := range seriesMetrics {
-			var v []float64
-			for _, r := range byTopo[t] {
-				v = append(v, m.get(r))
-			}
-			ts.Metrics[m.name] = statOf(v)
-		}
-		c.Topologies = append(c.Topologies, ts)
-	}
-	c.Mismatches = mismatches(order, byTopo)
-	base := c.Topologies[indexOf(order, c.Baseline)]
-	for i := range c.Topologies {
-		ts := &c.Topologies[i]
-		if ts.Topology == c.Baseline {
+	for i := range c.Cells {
+		cs := &c.Cells[i]
+		if i == base || cs.NotRun != "" || cs.Failure != "" {
 			continue
 		}
-		ts.RatioToBaseline = map[string]float64{}
+		cs.RatioToBaseline = map[string]float64{}
 		for _, m := range seriesMetrics {
-			if b := base.Metrics[m.name].Median; b > 0 {
-				ts.RatioToBaseline[m.name] = ts.Metrics[m.name].Median / b
+			if b := c.Cells[base].Metrics[m.name].Median; b > 0 {
+				cs.RatioToBaseline[m.name] = cs.Metrics[m.name].Median / b
 			}
 		}
-		c.Conclusions = append(c.Conclusions, conclusion(*ts, base))
+		c.Conclusions = append(c.Conclusions, conclusion(*cs, c.Cells[base], c.Matrix))
 	}
 	return sr
 }
 
-// mismatches compares what each topology negotiated.
+// cellKey names the cell a run belongs to.
+func cellKey(r *Report) string {
+	if r.Cell != "" {
+		return r.Cell
+	}
+	return r.Target.Topology
+}
+
+// summarizeCell takes the medians of a cell's runs.
+func summarizeCell(name string, runs []*Report) CellSummary {
+	cs := CellSummary{Cell: name, Topology: runs[0].Target.Topology, Metrics: map[string]Stat{}}
+	var ran []*Report
+	for _, r := range runs {
+		if r.NotRun != "" {
+			cs.NotRun = r.NotRun
+			continue
+		}
+		ran = append(ran, r)
+	}
+	cs.Runs = len(ran)
+	if len(ran) == 0 {
+		return cs
+	}
+	versions, suites, groups := map[string]int64{}, map[string]int64{}, map[string]int64{}
+	var established int64
+	for _, r := range ran {
+		established += r.Connections.Established
+		for k, v := range r.TLS.Versions {
+			versions[k] += v
+		}
+		for k, v := range r.TLS.CipherSuites {
+			suites[k] += v
+		}
+		for k, v := range r.TLS.Groups {
+			groups[k] += v
+		}
+	}
+	if established == 0 {
+		cs.Failure = firstFailure(ran[0])
+	}
+	cs.Negotiated = Negotiated{Version: mostCommon(versions), Suite: mostCommon(suites), Group: mostCommon(groups)}
+	for _, m := range seriesMetrics {
+		var v []float64
+		for _, r := range ran {
+			v = append(v, m.get(r))
+		}
+		cs.Metrics[m.name] = statOf(v)
+	}
+	return cs
+}
+
+// firstFailure is the most frequent error class of a run, with its first message.
+func firstFailure(r *Report) string {
+	class := mostCommon(r.Connections.Errors)
+	if class == "" {
+		return "no connection was established"
+	}
+	return fmt.Sprintf("not negotiated: %s: %s", class, r.Connections.ErrorSamples[class])
+}
+
+// mostCommon returns the key with the largest count (the first by name on a tie).
+func mostCommon(m map[string]int64) string {
+	best, n := "", int64(-1)
+	for _, k := range sortedKeys(m) {
+		if m[k] > n {
+			best, n = k, m[k]
+		}
+	}
+	return best
+}
+
+// mismatches compares what each cell negotiated.
 func mismatches(order []string, byTopo map[string][]*Report) []string {
 	var out []string
 	for _, kind := range []struct {
@@ -180,15 +281,25 @@ func indexOf(list []string, s string) int {
 	return 0
 }
 
-// conclusion is one sentence on what a topology adds to the baseline.
-func conclusion(t, base TopologySummary) string {
-	m := func(ts TopologySummary, k string) float64 { return ts.Metrics[k].Median }
+// conclusion is one sentence on what a cell adds to the baseline.
+func conclusion(t, base CellSummary, matrix bool) string {
+	m := func(cs CellSummary, k string) float64 { return cs.Metrics[k].Median }
 	rtt := m(t, "rtt_p50_us") - m(base, "rtt_p50_us")
 	tlsd := m(t, "tls_handshake_p50_us") - m(base, "tls_handshake_p50_us")
+	if matrix {
+		s := fmt.Sprintf("%s: TLS handshake p50 %+.0f µs against the baseline; server CPU per handshake %.0f µs (%s), driver %.0f µs (%s); per frame server %.1f µs (%s)",
+			t.Cell, tlsd, m(t, "server_us_per_handshake"), ratioText(t, "server_us_per_handshake"),
+			m(t, "driver_us_per_handshake"), ratioText(t, "driver_us_per_handshake"),
+			m(t, "server_us_per_frame"), ratioText(t, "server_us_per_frame"))
+		if r := m(t, "resumed_share"); r > 0 {
+			s += fmt.Sprintf("; %.0f%% resumed", 100*r)
+		}
+		return s
+	}
 	s := fmt.Sprintf("%s adds %+.0f µs to p50 RTT and %+.0f µs to p50 TLS handshake against %s; the proxy costs %.1f µs CPU per frame and %.0f µs per handshake",
-		t.Topology, rtt, tlsd, base.Topology, m(t, "proxy_us_per_frame"), m(t, "proxy_us_per_handshake"))
+		t.Cell, rtt, tlsd, base.Cell, m(t, "proxy_us_per_frame"), m(t, "proxy_us_per_handshake"))
 	if b := m(base, "server_us_per_frame"); b > 0 {
-		s += fmt.Sprintf(" (server side in all: %.1fx %s's CPU per frame)", m(t, "server_us_per_frame")/b, base.Topology)
+		s += fmt.Sprintf(" (server side in all: %.1fx %s's CPU per frame)", m(t, "server_us_per_frame")/b, base.Cell)
 	}
 	if r := m(t, "proxy_rss_per_conn_bytes"); r > 0 {
 		s += fmt.Sprintf(", %.1f KiB per connection", r/1024)
@@ -196,31 +307,23 @@ func conclusion(t, base TopologySummary) string {
 	return s
 }
 
-// WriteSeriesText writes the comparison table and conclusions.
+func ratioText(cs CellSummary, k string) string {
+	if r, ok := cs.RatioToBaseline[k]; ok {
+		return fmt.Sprintf("%.2fx", r)
+	}
+	return "n/a"
+}
+
+// WriteSeriesText writes the comparison: a table of figures by cell for a
+// termination comparison, a row per cell for a matrix; then conclusions and
+// the verdict.
 func WriteSeriesText(w io.Writer, sr *SeriesReport) error {
 	p := &printer{w: w}
 	c := sr.Comparison
-	p.f("TLS termination compared: %d runs, medians [min..max], baseline %s\n\n", len(sr.Runs), c.Baseline)
-	header := []string{"figure"}
-	for _, t := range c.Topologies {
-		header = append(header, fmt.Sprintf("%s (n=%d)", t.Topology, t.Runs))
-	}
-	p.f("%-26s", header[0])
-	for _, h := range header[1:] {
-		p.f(" %26s", h)
-	}
-	p.f("\n")
-	for _, m := range seriesMetrics {
-		p.f("%-26s", m.name)
-		for _, t := range c.Topologies {
-			st := t.Metrics[m.name]
-			cell := fmt.Sprintf("%s [%s..%s]", num(st.Median), num(st.Min), num(st.Max))
-			if r, ok := t.RatioToBaseline[m.name]; ok {
-				cell = fmt.Sprintf("%s %.2fx", num(st.Median), r)
-			}
-			p.f(" %26s", cell)
-		}
-		p.f("\n")
+	if c.Matrix {
+		writeMatrixRows(p, sr)
+	} else {
+		writeComparisonColumns(p, sr)
 	}
 	p.f("\n")
 	for _, line := range c.Conclusions {
@@ -231,11 +334,16 @@ func WriteSeriesText(w io.Writer, sr *SeriesReport) error {
 	}
 	var bad []string
 	for _, r := range sr.Runs {
+		name := cellKey(r)
+		if r.NotRun != "" {
+			bad = append(bad, fmt.Sprintf("%s: not run: %s", name, r.NotRun))
+			continue
+		}
 		if !r.Verdict.OK {
-			bad = append(bad, fmt.Sprintf("%s: %s", r.Target.Topology, strings.Join(r.Verdict.Reasons, "; ")))
+			bad = append(bad, fmt.Sprintf("%s: %s", name, strings.Join(r.Verdict.Reasons, "; ")))
 		}
 		for _, wn := range r.Warnings {
-			bad = append(bad, fmt.Sprintf("%s: WARNING %s", r.Target.Topology, wn))
+			bad = append(bad, fmt.Sprintf("%s: WARNING %s", name, wn))
 		}
 	}
 	if len(bad) == 0 {
@@ -244,6 +352,70 @@ func WriteSeriesText(w io.Writer, sr *SeriesReport) error {
 		p.f("verdict: NOT OK\n  %s\n", strings.Join(bad, "\n  "))
 	}
 	return p.err
+}
+
+func writeComparisonColumns(p *printer, sr *SeriesReport) {
+	c := sr.Comparison
+	p.f("TLS termination compared: %d runs, medians [min..max], baseline %s\n\n", len(sr.Runs), c.Baseline)
+	p.f("%-26s", "figure")
+	for _, t := range c.Cells {
+		p.f(" %26s", fmt.Sprintf("%s (n=%d)", t.Cell, t.Runs))
+	}
+	p.f("\n")
+	for _, m := range seriesMetrics {
+		p.f("%-26s", m.name)
+		for _, t := range c.Cells {
+			st := t.Metrics[m.name]
+			cell := fmt.Sprintf("%s [%s..%s]", num(st.Median), num(st.Min), num(st.Max))
+			if r, ok := t.RatioToBaseline[m.name]; ok {
+				cell = fmt.Sprintf("%s %.2fx", num(st.Median), r)
+			}
+			if t.NotRun != "" || t.Failure != "" {
+				cell = "-"
+			}
+			p.f(" %26s", cell)
+		}
+		p.f("\n")
+	}
+}
+
+// writeMatrixRows writes one row per cell: what it negotiated and what it cost.
+func writeMatrixRows(p *printer, sr *SeriesReport) {
+	c := sr.Comparison
+	p.f("TLS matrix: %d cells, %d runs, medians; ratios against the baseline %q\n\n", len(c.Cells), len(sr.Runs), c.Baseline)
+	width := 4
+	for _, t := range c.Cells {
+		width = max(width, len(t.Cell))
+	}
+	p.f("%-*s %-7s %-30s %-14s %5s %4s %11s %13s %7s %7s %6s %7s %6s %6s %6s\n", width, "cell",
+		"version", "suite", "group", "resum", "hrr", "hs B out/in", "tls p50/p99us", "drv/hs", "srv/hs", "x base", "rtt p50", "drv/fr", "srv/fr", "x base")
+	for _, t := range c.Cells {
+		if t.NotRun != "" || t.Failure != "" {
+			p.f("%-*s %s\n", width, t.Cell, cmpOr(t.Failure, "not run: "+t.NotRun))
+			continue
+		}
+		m := func(k string) float64 { return t.Metrics[k].Median }
+		x := func(k string) string {
+			if r, ok := t.RatioToBaseline[k]; ok {
+				return fmt.Sprintf("%.2fx", r)
+			}
+			return "base"
+		}
+		p.f("%-*s %-7s %-30s %-14s %4.0f%% %3.0f%% %11s %13s %7.0f %7.0f %6s %7.0f %6.1f %6.1f %6s\n", width, t.Cell,
+			strings.TrimPrefix(t.Negotiated.Version, "TLS "), t.Negotiated.Suite, t.Negotiated.Group,
+			100*m("resumed_share"), 100*m("hello_retry_share"),
+			fmt.Sprintf("%.0f/%.0f", m("handshake_bytes_out"), m("handshake_bytes_in")),
+			fmt.Sprintf("%.0f/%.0f", m("tls_handshake_p50_us"), m("tls_handshake_p99_us")),
+			m("driver_us_per_handshake"), m("server_us_per_handshake"), x("server_us_per_handshake"),
+			m("rtt_p50_us"), m("driver_us_per_frame"), m("server_us_per_frame"), x("server_us_per_frame"))
+	}
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 func num(v float64) string {
@@ -259,9 +431,22 @@ func num(v float64) string {
 	}
 }
 
-// SeriesOK reports whether every run of a series is ok.
+// SeriesOK reports whether every run of a series is ok. A matrix may hold
+// cells that cannot work or cannot be negotiated: they are reported, and do
+// not fail the series; every cell that did run must be ok.
 func SeriesOK(sr *SeriesReport) bool {
+	for _, cs := range sr.Comparison.Cells {
+		if !sr.Comparison.Matrix && cs.NotRun != "" {
+			return false
+		}
+	}
 	for _, r := range sr.Runs {
+		if r.NotRun != "" {
+			continue
+		}
+		if sr.Comparison.Matrix && r.Connections.Established == 0 {
+			continue
+		}
 		if !r.Verdict.OK {
 			return false
 		}

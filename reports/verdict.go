@@ -10,6 +10,9 @@ import (
 // and the run was not interrupted.
 func verdict(r *Report, h bench.Health) Verdict {
 	v := Verdict{Saturated: h.Saturated, Reasons: []string{}}
+	if r.NotRun != "" {
+		v.Reasons = append(v.Reasons, "not run: "+r.NotRun)
+	}
 	if r.Partial {
 		v.Reasons = append(v.Reasons, "interrupted: the report is partial")
 	}
@@ -22,6 +25,9 @@ func verdict(r *Report, h bench.Health) Verdict {
 	}
 	if frameErrs := errs - r.Connections.Failed; frameErrs > 0 {
 		v.Reasons = append(v.Reasons, fmt.Sprintf("%d errors on established connections", frameErrs))
+	}
+	for _, m := range r.TLS.Mismatches {
+		v.Reasons = append(v.Reasons, "TLS not as asked: "+m)
 	}
 	if r.Frames.Lost > 0 {
 		v.Reasons = append(v.Reasons, fmt.Sprintf("%d frames lost", r.Frames.Lost))

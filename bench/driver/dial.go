@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"net"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -45,16 +46,36 @@ type TLSInfo struct {
 // each timed on its own (ws.Dialer.Dial with a TLS config would hide the TLS
 // handshake inside the upgrade).
 type dialer struct {
-	url     *url.URL
-	addr    string
-	tls     *tls.Config
-	ws      ws.Dialer
-	sources []net.IP
-	timeout time.Duration
+	url  *url.URL
+	addr string
+	// tls does full handshakes; resume offers tickets from a cache shared by the run.
+	tls, resume *tls.Config
+	ws          ws.Dialer
+	sources     []net.IP
+	timeout     time.Duration
 }
 
-func newDialer(cfg *Config) *dialer {
-	d := &dialer{url: cfg.URL, addr: hostPort(cfg.URL), tls: cfg.TLS, timeout: cfg.ConnectTimeout, sources: cfg.SourceIPs}
+// newDialer prepares the dialer of cfg; certRequests counts the handshakes in
+// which the server asked for the client certificate.
+func newDialer(cfg *Config, certRequests *atomic.Int64) *dialer {
+	d := &dialer{url: cfg.URL, addr: hostPort(cfg.URL), timeout: cfg.ConnectTimeout, sources: cfg.SourceIPs}
+	if cfg.TLS != nil {
+		d.tls = cfg.TLS.Clone()
+		d.tls.ClientSessionCache = nil
+		if len(d.tls.Certificates) > 0 {
+			cert := d.tls.Certificates[0]
+			d.tls.Certificates = nil
+			d.tls.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+				certRequests.Add(1)
+				return &cert, nil
+			}
+		}
+		if cfg.ResumeShare > 0 {
+			d.resume = d.tls.Clone()
+			// One cache for the run: every connection goes to the same server name.
+			d.resume.ClientSessionCache = tls.NewLRUClientSessionCache(64)
+		}
+	}
 	d.ws = ws.Dialer{Protocols: cfg.Subprotocols}
 	if len(cfg.Header) > 0 {
 		d.ws.Header = ws.HandshakeHeaderHTTP(cfg.Header)
@@ -80,8 +101,9 @@ type conn struct {
 	tls     *TLSInfo
 }
 
-// dial opens connection id. On failure it returns the phase that failed.
-func (d *dialer) dial(ctx context.Context, id int) (*conn, Phase, error) {
+// dial opens connection id, offering a session ticket when resume is set. On
+// failure it returns the phase that failed.
+func (d *dialer) dial(ctx context.Context, id int, resume bool) (*conn, Phase, error) {
 	nd := net.Dialer{Timeout: d.timeout}
 	if n := len(d.sources); n > 0 {
 		nd.LocalAddr = &net.TCPAddr{IP: d.sources[id%n]}
@@ -101,7 +123,11 @@ func (d *dialer) dial(ctx context.Context, id int) (*conn, Phase, error) {
 	t2 := t1
 	if d.tls != nil {
 		cc := &countConn{Conn: raw}
-		tc := tls.Client(cc, d.tls)
+		tcfg := d.tls
+		if resume && d.resume != nil {
+			tcfg = d.resume
+		}
+		tc := tls.Client(cc, tcfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			raw.Close()
 			return nil, PhaseTLS, err

@@ -37,8 +37,13 @@ const (
 type Config struct {
 	// URL is the ws:// or wss:// target.
 	URL *url.URL
-	// TLS is the client TLS config; nil for ws://.
+	// TLS is the client TLS config; nil for ws://. Its ClientSessionCache is
+	// ignored: ResumeShare decides which connections may resume.
 	TLS *tls.Config
+	// ResumeShare is the share of connections (0..1) that offer a session
+	// ticket from a cache shared by the run; the rest always do a full
+	// handshake. Before the load, one untimed connection primes the cache.
+	ResumeShare float64
 	// Header and Subprotocols go into the upgrade request.
 	Header       http.Header
 	Subprotocols []string
@@ -117,10 +122,47 @@ func New(cfg *Config) (*Driver, error) {
 	if cfg.CloseTimeout <= 0 {
 		cfg.CloseTimeout = 2 * time.Second
 	}
-	return &Driver{
-		cfg: cfg, dialer: newDialer(cfg), rec: metrics.NewRecorder(cfg.Shards),
-		t: newTally(), sessions: make(map[int]*session),
-	}, nil
+	if cfg.ResumeShare < 0 || cfg.ResumeShare > 1 {
+		return nil, fmt.Errorf("driver: ResumeShare must be within 0..1 (got %g)", cfg.ResumeShare)
+	}
+	d := &Driver{cfg: cfg, rec: metrics.NewRecorder(cfg.Shards), t: newTally(), sessions: make(map[int]*session)}
+	d.dialer = newDialer(cfg, &d.t.certRequests)
+	return d, nil
+}
+
+// resumes reports whether attempt n (counted from 0) is one of the
+// ResumeShare that offer a session ticket, spread evenly over the attempts.
+func (d *Driver) resumes(n int64) bool {
+	s := d.cfg.ResumeShare
+	return s > 0 && int64(float64(n+1)*s) > int64(float64(n)*s)
+}
+
+// Prime opens one untimed connection with the shared session cache and
+// exchanges one frame (a TLS 1.3 ticket arrives after the handshake, and is
+// kept only once the client reads), so resuming connections find a ticket.
+// It does nothing unless ResumeShare > 0.
+func (d *Driver) Prime(ctx context.Context) error {
+	if d.cfg.ResumeShare == 0 || d.dialer.tls == nil {
+		return nil
+	}
+	c, phase, err := d.dialer.dial(ctx, 0, true)
+	if err != nil {
+		return fmt.Errorf("prime the session cache: %s: %w", Classify(phase, err), err)
+	}
+	s := newSession(0, c, d.cfg)
+	defer s.ws.Close(ws.StatusNormalClosure, d.cfg.CloseTimeout)
+	deadline := time.Now().Add(d.cfg.FrameTimeout)
+	if err := s.ws.NetConn().SetReadDeadline(deadline); err != nil {
+		return err
+	}
+	stamp(s.payload, s.binary, 0, 0, 0)
+	if err := s.ws.WriteMessage(s.op, s.payload); err != nil {
+		return fmt.Errorf("prime the session cache: %w", err)
+	}
+	if _, _, err := s.readEcho(ctx, deadline); err != nil {
+		return fmt.Errorf("prime the session cache: %w", err)
+	}
+	return nil
 }
 
 // Recorder returns the driver's latency recorder; the caller collects intervals from it.
@@ -174,6 +216,7 @@ func (d *Driver) Run(ctx context.Context) *Stats {
 	st.Attempted, st.Established, st.Failed = d.attempted.Load(), d.established.Load(), d.failed.Load()
 	st.FramesSent, st.FramesReceived, st.FramesLost = d.sent.Load(), d.received.Load(), d.lost.Load()
 	st.ClosedClean, st.PeakConcurrent = d.clean.Load(), d.peak.Load()
+	st.ClientCertRequested = d.t.certRequests.Load()
 	st.Interrupted = ctx.Err() != nil
 	return &st
 }
@@ -322,8 +365,8 @@ func interrupted(ctx context.Context) bool {
 
 // open1 dials connection id and accounts for the attempt.
 func (d *Driver) open1(ctx context.Context, id int) (*session, bool) {
-	d.attempted.Add(1)
-	c, phase, err := d.dialer.dial(ctx, id)
+	n := d.attempted.Add(1) - 1
+	c, phase, err := d.dialer.dial(ctx, id, d.resumes(n))
 	if err != nil {
 		d.failed.Add(1)
 		if !interrupted(ctx) {

@@ -1,8 +1,10 @@
 package driver
 
 import (
+	"cmp"
 	"crypto/tls"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wssbench/wssbench/bench/tlsconf"
@@ -15,8 +17,12 @@ type Stats struct {
 	// Errors counts failures by class; ErrorSamples keeps the first message of each class.
 	Errors       map[string]int64
 	ErrorSamples map[string]string
-	// TLSVersions, CipherSuites and Groups count what each handshake negotiated.
-	TLSVersions, CipherSuites, Groups map[string]int64
+	// TLSVersions, CipherSuites, Groups and ALPN count what each handshake
+	// negotiated (ALPN "none" when no protocol was agreed).
+	TLSVersions, CipherSuites, Groups, ALPN map[string]int64
+	// ClientCertRequested counts handshakes in which the server asked for the
+	// client certificate (a resumed handshake does not ask).
+	ClientCertRequested int64
 	// Resumed and HelloRetry count resumed handshakes and HelloRetryRequests.
 	Resumed, HelloRetry int64
 	// Handshakes counts completed TLS handshakes; HandshakeBytesOut/In sum their wire bytes.
@@ -45,12 +51,14 @@ type PhaseMark struct {
 type tally struct {
 	mu sync.Mutex
 	s  Stats
+	// certRequests is counted by the TLS client's certificate callback.
+	certRequests atomic.Int64
 }
 
 func newTally() *tally {
 	return &tally{s: Stats{
 		Errors: map[string]int64{}, ErrorSamples: map[string]string{},
-		TLSVersions: map[string]int64{}, CipherSuites: map[string]int64{}, Groups: map[string]int64{},
+		TLSVersions: map[string]int64{}, CipherSuites: map[string]int64{}, Groups: map[string]int64{}, ALPN: map[string]int64{},
 	}}
 }
 
@@ -70,6 +78,7 @@ func (t *tally) handshake(info *TLSInfo) {
 	t.s.TLSVersions[tls.VersionName(st.Version)]++
 	t.s.CipherSuites[tls.CipherSuiteName(st.CipherSuite)]++
 	t.s.Groups[tlsconf.GroupName(st.CurveID)]++
+	t.s.ALPN[cmp.Or(st.NegotiatedProtocol, "none")]++
 	if st.DidResume {
 		t.s.Resumed++
 	}

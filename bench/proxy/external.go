@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wssbench/wssbench/bench/proc"
+	"github.com/wssbench/wssbench/bench/tlsconf"
 )
 
 // Kind is an external TLS-terminating proxy program.
@@ -53,6 +54,13 @@ type ExternalConfig struct {
 	// MaxConns is how many client connections to allow (default 10000;
 	// haproxy's is capped at 9000, as it needs 2 fds per connection).
 	MaxConns int
+	// TLS are the server-side TLS settings: versions, TLS 1.2 and 1.3 suites,
+	// groups and ALPN. Groups OpenSSL 3.0 lacks (the ML-KEM hybrids) are left
+	// out of the config; Unsupported says which.
+	TLS tlsconf.Profile
+	// ClientCAFile, if set, makes the proxy require a client certificate
+	// issued by one of its CAs (mutual TLS).
+	ClientCAFile string
 	// NoUpgradeHeaders (nginx only) leaves out the Upgrade and Connection
 	// headers towards the backend: the classic misconfiguration, for tests.
 	NoUpgradeHeaders bool
@@ -287,107 +295,4 @@ func extEndLine(b []byte) []byte {
 		return append(b, '\n')
 	}
 	return b
-}
-
-// extNginxLimits returns worker_connections and worker_rlimit_nofile for
-// maxConns client connections: each proxied connection uses two nginx
-// connections (client and upstream) and two fds, plus a margin for listeners
-// and logs, within the fd limit of 20000.
-func extNginxLimits(maxConns int) (workerConns, noFile int) {
-	if maxConns <= 0 {
-		maxConns = extDefaultMaxConns
-	}
-	noFile = min(2*maxConns+128, extNoFileLimit)
-	return noFile - 64, noFile
-}
-
-// GenerateNginxConfig returns an nginx.conf that terminates TLS on c.Listen
-// and proxies WebSocket connections to c.Backend, keeping its pid file, logs
-// and temporary files inside dir. Run as root, it runs its worker as root too.
-func GenerateNginxConfig(c ExternalConfig, dir string) string {
-	workerConns, noFile := extNginxLimits(c.MaxConns)
-	var b strings.Builder
-	if os.Geteuid() == 0 {
-		// Without it a root master runs its worker as nobody, which cannot
-		// enter a 0700 temporary folder; as non-root nginx would warn.
-		b.WriteString("user root;\n")
-	}
-	fmt.Fprintf(&b, `worker_processes 1;
-worker_rlimit_nofile %d;
-pid %s/nginx.pid;
-lock_file %s/nginx.lock;
-error_log stderr warn;
-events { worker_connections %d; }
-http {
-    access_log off;
-    client_body_temp_path %s/tmp/body;
-    proxy_temp_path %s/tmp/proxy;
-    fastcgi_temp_path %s/tmp/fastcgi;
-    uwsgi_temp_path %s/tmp/uwsgi;
-    scgi_temp_path %s/tmp/scgi;
-    map $http_upgrade $connection_upgrade { default upgrade; '' close; }
-    upstream ws_backend { server %s; }
-    server {
-        listen %s ssl;
-        ssl_certificate %s;
-        ssl_certificate_key %s;
-        ssl_protocols TLSv1.2 TLSv1.3;
-        ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-AES128-GCM-SHA256;
-        ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256;
-        ssl_ecdh_curve X25519:prime256v1;
-        ssl_session_cache shared:SSL:10m;
-        ssl_session_timeout 1h;
-        ssl_session_tickets on;
-        location / {
-            proxy_pass http://ws_backend;
-            proxy_http_version 1.1;
-`, noFile, dir, dir, workerConns, dir, dir, dir, dir, dir, c.Backend, c.Listen, c.CertFile, c.KeyFile)
-	if !c.NoUpgradeHeaders {
-		b.WriteString("            proxy_set_header Upgrade $http_upgrade;\n")
-		b.WriteString("            proxy_set_header Connection $connection_upgrade;\n")
-	}
-	b.WriteString(`            proxy_set_header Host $host;
-            proxy_connect_timeout 5s;
-            proxy_read_timeout 3600s;
-            proxy_send_timeout 3600s;
-        }
-    }
-}
-`)
-	return b.String()
-}
-
-// GenerateHAProxyConfig returns a haproxy.cfg that terminates TLS on c.Listen
-// with dir/haproxy.pem (the certificate chain followed by the key) and
-// forwards to c.Backend in http mode, which detects WebSocket upgrades.
-func GenerateHAProxyConfig(c ExternalConfig, dir string) string {
-	maxConns := c.MaxConns
-	if maxConns <= 0 {
-		maxConns = extDefaultMaxConns
-	}
-	maxConns = min(maxConns, extHAProxyMaxConns)
-	return fmt.Sprintf(`global
-    maxconn %d
-    nbthread 1
-    ssl-default-bind-ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-AES128-GCM-SHA256
-    ssl-default-bind-ciphersuites TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256
-    ssl-default-bind-options ssl-min-ver TLSv1.2
-    tune.ssl.cachesize 20000
-    tune.ssl.lifetime 3600
-
-defaults
-    mode http
-    timeout connect 5s
-    timeout client 30s
-    timeout server 30s
-    timeout tunnel 3600s
-    timeout client-fin 5s
-
-frontend wss_in
-    bind %s ssl crt %s/haproxy.pem curves X25519:P-256 alpn http/1.1
-    default_backend ws_backend
-
-backend ws_backend
-    server b1 %s
-`, maxConns, c.Listen, dir, c.Backend)
 }

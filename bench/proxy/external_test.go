@@ -429,11 +429,12 @@ func TestGenerateNginxConfig(t *testing.T) {
 				"uwsgi_temp_path /run/dir/tmp/uwsgi;",
 				"scgi_temp_path /run/dir/tmp/scgi;",
 				"server 127.0.0.1:9000;",
-				"listen 127.0.0.1:8443 ssl;",
+				"listen 127.0.0.1:8443 ssl backlog=4096;",
 				"ssl_certificate /certs/cert.pem;",
 				"ssl_certificate_key /certs/key.pem;",
 				"ssl_protocols TLSv1.2 TLSv1.3;",
-				"ssl_ecdh_curve X25519:prime256v1;",
+				"ssl_ecdh_curve X25519:prime256v1:secp384r1:secp521r1;",
+				"ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256;",
 				"ssl_session_tickets on;",
 				"proxy_http_version 1.1;",
 			}
@@ -486,11 +487,10 @@ func TestGenerateHAProxyConfig(t *testing.T) {
 			for _, w := range []string{
 				tt.want + "\n",
 				"nbthread 1",
-				"ssl-default-bind-options ssl-min-ver TLSv1.2",
-				"ssl-default-bind-ciphersuites TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256",
 				"mode http",
 				"timeout tunnel 3600s",
-				"bind 127.0.0.1:8443 ssl crt /run/dir/haproxy.pem curves X25519:P-256 alpn http/1.1",
+				"bind 127.0.0.1:8443 ssl crt /run/dir/haproxy.pem backlog 4096 ssl-min-ver TLSv1.2 ssl-max-ver TLSv1.3 ",
+				" ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256 curves X25519:prime256v1:secp384r1:secp521r1 alpn http/1.1",
 				"server b1 127.0.0.1:9000",
 			} {
 				if !strings.Contains(got, w) {
@@ -498,5 +498,54 @@ func TestGenerateHAProxyConfig(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestExternalConfigsCarryTLSSettings checks that asked versions, suites,
+// groups, ALPN and mutual TLS reach both generated configs in OpenSSL's
+// words, and that what OpenSSL 3.0 lacks is left out and reported.
+func TestExternalConfigsCarryTLSSettings(t *testing.T) {
+	t.Parallel()
+	p, err := tlsconf.Settings{Min: "1.2", Max: "1.2",
+		Ciphers: []string{"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"},
+		Groups:  []string{"P-384", "X25519MLKEM768"}, ALPN: []string{"http/1.1", "x-test"}}.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := ExternalConfig{Listen: "127.0.0.1:8443", Backend: "127.0.0.1:9000", CertFile: "/c.pem", KeyFile: "/k.pem",
+		TLS: p, ClientCAFile: "/ca.pem"}
+	nginx := GenerateNginxConfig(c, "/run/dir")
+	for _, w := range []string{
+		"ssl_protocols TLSv1.2;",
+		"ssl_ciphers ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305;",
+		"ssl_ecdh_curve secp384r1;",
+		"ssl_client_certificate /ca.pem;",
+		"ssl_verify_client on;",
+	} {
+		if !strings.Contains(nginx, w) {
+			t.Errorf("nginx config lacks %q:\n%s", w, nginx)
+		}
+	}
+	haproxy := GenerateHAProxyConfig(c, "/run/dir")
+	for _, w := range []string{
+		"ssl-min-ver TLSv1.2 ssl-max-ver TLSv1.2",
+		"ciphers ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305",
+		"curves secp384r1 ",
+		"alpn http/1.1,x-test",
+		"ca-file /ca.pem verify required",
+	} {
+		if !strings.Contains(haproxy, w) {
+			t.Errorf("haproxy config lacks %q:\n%s", w, haproxy)
+		}
+	}
+	if strings.Contains(nginx+haproxy, "MLKEM") {
+		t.Errorf("a group OpenSSL 3.0 lacks reached a config")
+	}
+	got := strings.Join(Unsupported(Nginx, p), "; ")
+	if !strings.Contains(got, "X25519MLKEM768") || !strings.Contains(got, "ALPN") {
+		t.Errorf("Unsupported(nginx) = %q, want the ML-KEM group and the ALPN named", got)
+	}
+	if got := strings.Join(Unsupported(HAProxy, p), "; "); strings.Contains(got, "ALPN") || !strings.Contains(got, "X25519MLKEM768") {
+		t.Errorf("Unsupported(haproxy) = %q, want only the ML-KEM group", got)
 	}
 }

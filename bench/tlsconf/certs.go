@@ -69,7 +69,15 @@ type CertOptions struct {
 	// NotBefore and NotAfter bound the leaf's validity (default: an hour ago
 	// to a day from now). A NotAfter in the past makes an expired certificate.
 	NotBefore, NotAfter time.Time
+	// Intermediates is the number of intermediate CAs between the root and
+	// the leaf (0: the root signs the leaf). The server sends them with the leaf.
+	Intermediates int
+	// ClientCert also issues a client certificate from the same root, for mutual TLS.
+	ClientCert bool
 }
+
+// MaxIntermediates bounds CertOptions.Intermediates.
+const MaxIntermediates = 4
 
 // Chain is a generated CA and a leaf signed by it, in memory.
 type Chain struct {
@@ -79,8 +87,13 @@ type Chain struct {
 	CAPEM []byte
 	// Leaf is the server certificate with its private key, ready for tls.Config.
 	Leaf tls.Certificate
-	// CertPEM is the leaf certificate in PEM form; KeyPEM its PKCS#8 private key.
+	// CertPEM is the leaf certificate followed by the intermediates, in PEM
+	// form; KeyPEM is the leaf's PKCS#8 private key.
 	CertPEM, KeyPEM []byte
+	// Client is a client certificate issued by the same root (with
+	// CertOptions.ClientCert); ClientCertPEM and ClientKeyPEM are its PEM forms.
+	Client                      tls.Certificate
+	ClientCertPEM, ClientKeyPEM []byte
 }
 
 // Pool returns a certificate pool that trusts only the chain's CA.
@@ -101,6 +114,20 @@ func (c *Chain) WriteFiles(dir string) (certFile, keyFile, caFile string, err er
 		return
 	}
 	err = os.WriteFile(caFile, c.CAPEM, 0o644)
+	return
+}
+
+// WriteClientFiles writes the client certificate (with its chain) and key as
+// PEM files into dir and returns their paths.
+func (c *Chain) WriteClientFiles(dir string) (certFile, keyFile string, err error) {
+	if c.ClientCertPEM == nil {
+		return "", "", fmt.Errorf("the chain has no client certificate")
+	}
+	certFile, keyFile = dir+"/client-cert.pem", dir+"/client-key.pem"
+	if err = os.WriteFile(certFile, c.ClientCertPEM, 0o644); err != nil {
+		return
+	}
+	err = os.WriteFile(keyFile, c.ClientKeyPEM, 0o600)
 	return
 }
 
@@ -137,47 +164,91 @@ func NewChain(o CertOptions) (*Chain, error) {
 	if err != nil {
 		return nil, err
 	}
-	leafKey, err := newKey(o.KeyType)
+	if o.Intermediates < 0 || o.Intermediates > MaxIntermediates {
+		return nil, fmt.Errorf("chain length: %d intermediates is outside 0..%d", o.Intermediates, MaxIntermediates)
+	}
+	issuer, issuerKey := ca, caKey
+	var chainPEM []byte
+	var chainDER [][]byte
+	for i := 0; i < o.Intermediates; i++ {
+		k, err := newKey(o.KeyType)
+		if err != nil {
+			return nil, err
+		}
+		tmpl := *caTmpl
+		tmpl.SerialNumber = serial()
+		tmpl.Subject = pkix.Name{CommonName: fmt.Sprintf("wssbench intermediate CA %d", i+1), Organization: []string{"wssbench"}}
+		der, err := x509.CreateCertificate(rand.Reader, &tmpl, issuer, k.Public(), issuerKey)
+		if err != nil {
+			return nil, fmt.Errorf("create intermediate certificate: %w", err)
+		}
+		if issuer, err = x509.ParseCertificate(der); err != nil {
+			return nil, err
+		}
+		issuerKey = k
+		// The server sends the chain leaf first, then each issuer up to the root.
+		chainDER = append([][]byte{der}, chainDER...)
+	}
+	for _, der := range chainDER {
+		chainPEM = append(chainPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+	}
+	c := &Chain{CA: ca, CAPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})}
+	c.CertPEM, c.KeyPEM, err = issueLeaf(o, o.Hosts[0], x509.ExtKeyUsageServerAuth, issuer, issuerKey)
 	if err != nil {
 		return nil, err
 	}
-	leafTmpl := &x509.Certificate{
+	c.CertPEM = append(c.CertPEM, chainPEM...)
+	if c.Leaf, err = tls.X509KeyPair(c.CertPEM, c.KeyPEM); err != nil {
+		return nil, err
+	}
+	if o.ClientCert {
+		c.ClientCertPEM, c.ClientKeyPEM, err = issueLeaf(CertOptions{KeyType: o.KeyType, NotBefore: o.NotBefore, NotAfter: o.NotAfter},
+			"wssbench client", x509.ExtKeyUsageClientAuth, issuer, issuerKey)
+		if err != nil {
+			return nil, err
+		}
+		c.ClientCertPEM = append(c.ClientCertPEM, chainPEM...)
+		if c.Client, err = tls.X509KeyPair(c.ClientCertPEM, c.ClientKeyPEM); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// issueLeaf makes a leaf certificate for name (and o.Hosts) signed by issuer,
+// returning its certificate and PKCS#8 key in PEM form.
+func issueLeaf(o CertOptions, name string, usage x509.ExtKeyUsage, issuer *x509.Certificate, issuerKey crypto.Signer) (certPEM, keyPEM []byte, err error) {
+	key, err := newKey(o.KeyType)
+	if err != nil {
+		return nil, nil, err
+	}
+	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: o.Hosts[0], Organization: []string{"wssbench"}},
+		Subject:      pkix.Name{CommonName: name, Organization: []string{"wssbench"}},
 		NotBefore:    o.NotBefore,
 		NotAfter:     o.NotAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
 	}
-	if _, isRSA := leafKey.(*rsa.PrivateKey); isRSA {
-		leafTmpl.KeyUsage |= x509.KeyUsageKeyEncipherment
+	if _, isRSA := key.(*rsa.PrivateKey); isRSA {
+		tmpl.KeyUsage |= x509.KeyUsageKeyEncipherment
 	}
 	for _, h := range o.Hosts {
 		if ip := net.ParseIP(h); ip != nil {
-			leafTmpl.IPAddresses = append(leafTmpl.IPAddresses, ip)
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
 		} else {
-			leafTmpl.DNSNames = append(leafTmpl.DNSNames, h)
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
 		}
 	}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, ca, leafKey.Public(), caKey)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer, key.Public(), issuerKey)
 	if err != nil {
-		return nil, fmt.Errorf("create leaf certificate: %w", err)
+		return nil, nil, fmt.Errorf("create %s certificate: %w", name, err)
 	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(leafKey)
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	c := &Chain{
-		CA:      ca,
-		CAPEM:   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
-		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leafDER}),
-		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
-	}
-	c.Leaf, err = tls.X509KeyPair(c.CertPEM, c.KeyPEM)
-	if err != nil {
-		return nil, err
-	}
-	return c, nil
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), nil
 }
 
 func serial() *big.Int {
@@ -213,12 +284,3 @@ func VersionName(v uint16) string { return tls.VersionName(v) }
 
 // SuiteName returns the IANA name of a cipher suite.
 func SuiteName(id uint16) string { return tls.CipherSuiteName(id) }
-
-// GroupName returns the name of a key exchange group ("X25519", "X25519MLKEM768"),
-// or "none" for a handshake without ECDHE (TLS 1.2 RSA key exchange).
-func GroupName(id tls.CurveID) string {
-	if id == 0 {
-		return "none"
-	}
-	return id.String()
-}

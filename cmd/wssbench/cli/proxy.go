@@ -25,6 +25,7 @@ func cmdProxy(args []string, stdout, stderr io.Writer) int {
 	keyFile := fs.String("key", "", "PEM private key file for --cert")
 	certKey := fs.String("cert-key", string(tlsconf.KeyECDSAP256), "key type of a generated certificate")
 	delay := fs.Duration("delay", 0, "one-way delay added in each direction, to emulate a network round trip on loopback")
+	tlsFlags := addServerTLSFlags(fs)
 	workers := fs.Int("workers", 0, "cores the proxy may use at once (GOMAXPROCS); 0 = all. wssbench run passes 1, as nginx and haproxy get one worker")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `wssbench proxy: the built-in TLS-terminating proxy
@@ -66,6 +67,9 @@ Flags:
 	}
 	if dir != "" {
 		defer os.RemoveAll(dir)
+	}
+	if err := tlsFlags.apply(tc); err != nil {
+		return errorCode(stderr, "proxy", err)
 	}
 	srv, err := proxy.Listen(proxy.Config{Listen: *listen, Backend: u.Host, TLS: tc, Delay: *delay})
 	if err != nil {

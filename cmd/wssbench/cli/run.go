@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/wssbench/wssbench/bench"
+	"github.com/wssbench/wssbench/bench/tlsconf"
 	"github.com/wssbench/wssbench/reports"
 	"github.com/wssbench/wssbench/scenarios"
 )
@@ -39,7 +40,16 @@ func runFlags(cfg *bench.Config) (*pflag.FlagSet, *runOut) {
 	fs.StringVar(&cfg.SourceIPs, "source-ips", cfg.SourceIPs, "local addresses to spread connections over: 127.0.0.2-127.0.0.9 or a comma list")
 	fs.DurationVar((*time.Duration)(&cfg.ConnectTimeout), "connect-timeout", time.Duration(cfg.ConnectTimeout), "bound on TCP + TLS + upgrade of one connection")
 	fs.DurationVar((*time.Duration)(&cfg.FrameTimeout), "frame-timeout", time.Duration(cfg.FrameTimeout), "bound on the wait for one echo")
-	fs.StringVar(&cfg.CertKey, "cert-key", cfg.CertKey, "key type of the built-in target's certificate")
+	fs.StringVar(&cfg.TLSMin, "tls-min", cfg.TLSMin, "lowest TLS version, 1.2 or 1.3 (client and the servers wssbench starts)")
+	fs.StringVar(&cfg.TLSMax, "tls-max", cfg.TLSMax, "highest TLS version, 1.2 or 1.3")
+	fs.StringSliceVar(&cfg.Ciphers, "ciphers", cfg.Ciphers, "cipher suites (IANA names); TLS 1.3 ones restrict the server side")
+	fs.StringSliceVar(&cfg.Groups, "groups", cfg.Groups, "key exchange groups: "+strings.Join(tlsconf.GroupNames(), ", "))
+	fs.StringVar(&cfg.Resume, "resume", cfg.Resume, "share of connections that resume a TLS session: off, on, or such as 50%")
+	fs.StringVar(&cfg.ClientCert, "client-cert", cfg.ClientCert, "client certificate PEM file for mutual TLS; 'auto' issues one from the built-in target's CA")
+	fs.StringVar(&cfg.ClientKey, "client-key", cfg.ClientKey, "private key PEM file for --client-cert")
+	fs.StringSliceVar(&cfg.ALPN, "alpn", cfg.ALPN, "application protocols to offer (ALPN), such as http/1.1")
+	fs.StringVar(&cfg.CertKey, "cert-key", cfg.CertKey, "key type of the built-in target's certificate: "+strings.Join(tlsconf.KeyTypes(), ", "))
+	fs.IntVar(&cfg.ChainLength, "chain-length", cfg.ChainLength, "intermediate CAs in the built-in target's certificate chain")
 	fs.StringVar(&cfg.Label, "label", cfg.Label, "name of the run in reports")
 	fs.StringSliceVar(&cfg.Topology, "topology", cfg.Topology, "who terminates TLS in front of the built-in target: "+strings.Join(bench.Topologies(), ", ")+"; several make a comparison")
 	fs.IntVar(&cfg.Repeat, "repeat", cfg.Repeat, "run each topology this many times, interleaved (A B C A B C)")
@@ -65,6 +75,9 @@ Examples:
   wssbench run --conns 5000 --connect-rate 1000 --duration 10s --msg-rate 2 --out out/r.json
   wssbench run --msg-rate 0 --conns 50 --size 1024 --binary      closed-loop ping-pong
   wssbench run --scenario handshake-storm
+  wssbench run --tls-max 1.2 --ciphers TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256 --groups P-256
+  wssbench run --mode handshake-storm --resume 50% --cert-key rsa2048
+  wssbench run --scenario tls-matrix --out out/matrix.json      every combination, side by side
   wssbench run --target wss://127.0.0.1:8443/ --ca ca.pem --conns 10000 --source-ips 127.0.0.2-127.0.0.3
 
 Flags:
@@ -134,7 +147,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if len(cfg.Topology) > 1 || cfg.Repeat > 1 {
+	if len(cfg.Topology) > 1 || cfg.Repeat > 1 || cfg.Matrix != nil {
 		return runSeries(ctx, cfg, opt, out, prog, stdout, stderr)
 	}
 	res, err := bench.Run(ctx, cfg, opt)

@@ -26,6 +26,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	certKey := fs.String("cert-key", string(tlsconf.KeyECDSAP256), "key type of a generated certificate: "+strings.Join(tlsconf.KeyTypes(), ", "))
 	maxFrame := fs.Int64("max-frame", 1<<20, "largest frame payload accepted, in bytes; larger frames close the connection with 1009")
 	idle := fs.Duration("idle-timeout", 2*time.Minute, "close a connection that sends nothing for this long")
+	tlsFlags := addServerTLSFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `wssbench serve: the built-in echo target
 
@@ -40,6 +41,8 @@ Examples:
   wssbench serve --listen 127.0.0.1:8443                  wss:// with a fresh self-signed certificate
   wssbench serve --listen 127.0.0.1:8080 --plain          ws://, for a TLS-terminating proxy in front
   wssbench serve --cert cert.pem --key key.pem
+  wssbench serve --tls-max 1.2 --ciphers TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 --groups P-256
+  wssbench serve --client-ca clients-ca.pem                 mutual TLS
 
 Flags:
 %s`, fs.FlagUsages())
@@ -58,9 +61,12 @@ Flags:
 			// The generated key goes when the server does.
 			defer os.RemoveAll(dir)
 		}
+		if err := tlsFlags.apply(tc); err != nil {
+			return errorCode(stderr, "serve", err)
+		}
 		cfg.TLS, caNote = tc, note
-	} else if *certFile != "" || *keyFile != "" {
-		return errorCode(stderr, "serve", &bench.InputError{Err: fmt.Errorf("--cert and --key make no sense with --plain; drop one or the other")})
+	} else if *certFile != "" || *keyFile != "" || fs.Changed("tls-min") || fs.Changed("tls-max") || fs.Changed("ciphers") || fs.Changed("groups") || fs.Changed("alpn") || fs.Changed("client-ca") {
+		return errorCode(stderr, "serve", &bench.InputError{Err: fmt.Errorf("--cert, --key and the TLS settings make no sense with --plain; drop one or the other")})
 	}
 	srv, err := target.Listen(cfg)
 	if err != nil {
