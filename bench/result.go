@@ -21,6 +21,8 @@ type Result struct {
 	// Cell names the run within a series (its topology, and its matrix
 	// values); empty for a single run.
 	Cell string
+	// InMatrix is set when the cell is a combination of a matrix, whose cells differ in their settings.
+	InMatrix bool
 	// NotRun, if set, says why this cell of a series did not run (settings
 	// that cannot work together, or a server that did not start); then
 	// nothing else was measured.

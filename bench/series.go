@@ -61,7 +61,9 @@ func RunSeries(ctx context.Context, cfg Config, opt Options) ([]*Result, error) 
 			}
 			if cell.Invalid != nil {
 				if r == 0 {
-					out = append(out, notRun(cell, cell.Invalid.Error()))
+					nr := notRun(cell, cell.Invalid.Error())
+					nr.InMatrix = cfg.Matrix != nil
+					out = append(out, nr)
 				}
 				continue
 			}
@@ -70,10 +72,12 @@ func RunSeries(ctx context.Context, cfg Config, opt Options) ([]*Result, error) 
 			}
 			res, err := Run(ctx, cell.Config, opt)
 			if err != nil {
-				out = append(out, notRun(cell, fmt.Sprintf("run %d of %d failed: %v", r+1, repeat, err)))
+				nr := notRun(cell, fmt.Sprintf("run %d of %d failed: %v", r+1, repeat, err))
+				nr.InMatrix = cfg.Matrix != nil
+				out = append(out, nr)
 				continue
 			}
-			res.Cell = cell.Name
+			res.Cell, res.InMatrix = cell.Name, cfg.Matrix != nil
 			out = append(out, res)
 			ran++
 		}

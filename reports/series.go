@@ -126,7 +126,7 @@ func FromSeries(results []*bench.Result, meta Meta) *SeriesReport {
 			order = append(order, key)
 		}
 		byCell[key] = append(byCell[key], r)
-		sr.Comparison.Matrix = sr.Comparison.Matrix || res.Config.Matrix != nil
+		sr.Comparison.Matrix = sr.Comparison.Matrix || res.InMatrix
 	}
 	c := &sr.Comparison
 	base := -1

@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 )
 
@@ -214,11 +213,13 @@ func (p Profile) Check(goServer bool, certKey KeyType) error {
 	if p.MinVersion != 0 && p.MaxVersion != 0 && p.MinVersion > p.MaxVersion {
 		return fmt.Errorf("--tls-min %s is above --tls-max %s: no version is left", VersionName(p.MinVersion), VersionName(p.MaxVersion))
 	}
-	if len(p.Suites13) > 0 && !p.may13() {
-		return fmt.Errorf("--ciphers names TLS 1.3 suites (%s) but --tls-max is 1.2; drop them or raise --tls-max", suiteList(p.Suites13))
+	// A list may name suites of both versions (a family, such as AES-256-GCM
+	// in 1.2 and 1.3); it must name some of a version that can be negotiated.
+	if len(p.Suites13) > 0 && len(p.Suites12) == 0 && !p.may13() {
+		return fmt.Errorf("--ciphers names only TLS 1.3 suites (%s) but --tls-max is 1.2; name TLS 1.2 suites or raise --tls-max", suiteList(p.Suites13))
 	}
-	if len(p.Suites12) > 0 && !p.may12() {
-		return fmt.Errorf("--ciphers names TLS 1.2 suites (%s) but --tls-min is 1.3; drop them or lower --tls-min", suiteList(p.Suites12))
+	if len(p.Suites12) > 0 && len(p.Suites13) == 0 && !p.may12() {
+		return fmt.Errorf("--ciphers names only TLS 1.2 suites (%s) but --tls-min is 1.3; name TLS 1.3 suites or lower --tls-min", suiteList(p.Suites12))
 	}
 	if len(p.Suites12) > 0 && len(p.Suites13) == 0 && p.may13() {
 		return fmt.Errorf("--ciphers names only TLS 1.2 suites, which do not apply when TLS 1.3 is negotiated; add --tls-max 1.2, or name the TLS 1.3 suites too")
@@ -232,10 +233,10 @@ func (p Profile) Check(goServer bool, certKey KeyType) error {
 			return fmt.Errorf("--groups %s are post-quantum hybrids, which only TLS 1.3 can use, but --tls-max is 1.2; add a classical group such as X25519", groupList(p.Groups))
 		}
 	}
-	if goServer && len(p.Suites13) > 0 && !slices.Contains(p.Suites13, tls.TLS_AES_128_GCM_SHA256) && !slices.Contains(p.Suites13, tls.TLS_CHACHA20_POLY1305_SHA256) {
+	if goServer && p.may13() && len(p.Suites13) > 0 && !slices.Contains(p.Suites13, tls.TLS_AES_128_GCM_SHA256) && !slices.Contains(p.Suites13, tls.TLS_CHACHA20_POLY1305_SHA256) {
 		return fmt.Errorf("--ciphers %s: a Go server (topology direct or builtin) cannot be restricted to it: crypto/tls picks TLS_AES_128_GCM_SHA256, or TLS_CHACHA20_POLY1305_SHA256 when the client leads with ChaCha20; use --topology nginx or haproxy", suiteList(p.Suites13))
 	}
-	if goServer && p.chachaFirst() {
+	if goServer && p.may13() && p.chachaFirst() {
 		for _, id := range p.Suites12 {
 			if strings.Contains(tls.CipherSuiteName(id), "_GCM_") {
 				return fmt.Errorf("--ciphers: TLS_CHACHA20_POLY1305_SHA256 without TLS_AES_128_GCM_SHA256 is chosen by a Go server only when the client offers no AES-GCM suite first, but %s is one; drop it or use --topology nginx or haproxy", tls.CipherSuiteName(id))
@@ -363,14 +364,4 @@ var opensslSuites = map[uint16]string{
 	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384:         "ECDHE-RSA-AES256-GCM-SHA384",
 	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256:   "ECDHE-RSA-CHACHA20-POLY1305",
 	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256: "ECDHE-ECDSA-CHACHA20-POLY1305",
-}
-
-// SortedNames returns the keys of a count map in order, for messages.
-func SortedNames(m map[string]int64) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -76,7 +76,7 @@ Examples:
   wssbench run --msg-rate 0 --conns 50 --size 1024 --binary      closed-loop ping-pong
   wssbench run --scenario handshake-storm
   wssbench run --tls-max 1.2 --ciphers TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256 --groups P-256
-  wssbench run --mode handshake-storm --resume 50% --cert-key rsa2048
+  wssbench run --mode handshake-storm --resume 50%% --cert-key rsa2048
   wssbench run --scenario tls-matrix --out out/matrix.json      every combination, side by side
   wssbench run --target wss://127.0.0.1:8443/ --ca ca.pem --conns 10000 --source-ips 127.0.0.2-127.0.0.3
 

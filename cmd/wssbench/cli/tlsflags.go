@@ -13,8 +13,9 @@ import (
 // serverTLSFlags are the server-side TLS settings of serve and proxy; wssbench
 // run passes the same settings to the servers it starts.
 type serverTLSFlags struct {
-	settings tlsconf.Settings
-	clientCA string
+	settings  tlsconf.Settings
+	clientCA  string
+	noTickets bool
 }
 
 func addServerTLSFlags(fs *pflag.FlagSet) *serverTLSFlags {
@@ -25,6 +26,7 @@ func addServerTLSFlags(fs *pflag.FlagSet) *serverTLSFlags {
 	fs.StringSliceVar(&f.settings.Groups, "groups", nil, "key exchange groups accepted: "+strings.Join(tlsconf.GroupNames(), ", "))
 	fs.StringSliceVar(&f.settings.ALPN, "alpn", nil, "application protocols accepted (ALPN)")
 	fs.StringVar(&f.clientCA, "client-ca", "", "PEM file of CAs: require a client certificate issued by one of them (mutual TLS)")
+	fs.BoolVar(&f.noTickets, "no-tickets", false, "issue no session tickets, so no client can resume")
 	return f
 }
 
@@ -38,6 +40,7 @@ func (f *serverTLSFlags) apply(tc *tls.Config) error {
 		return &bench.InputError{Err: err}
 	}
 	p.ApplyServer(tc)
+	tc.SessionTicketsDisabled = f.noTickets
 	if f.clientCA != "" {
 		pool, err := tlsconf.LoadCAPool(f.clientCA)
 		if err != nil {
