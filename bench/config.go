@@ -65,6 +65,9 @@ type Config struct {
 	Repeat int `yaml:"repeat,omitempty" json:"repeat,omitempty"`
 	// ProxyDelay is a one-way delay the builtin proxy adds in each direction.
 	ProxyDelay Duration `yaml:"delay,omitempty" json:"delay,omitempty"`
+	// Thresholds are pass/fail expressions checked after the run, such as
+	// "ws_rtt.p99 < 5ms" (grammar and metric names: package bench/threshold).
+	Thresholds []string `yaml:"thresholds,omitempty" json:"thresholds,omitempty"`
 }
 
 // Default returns the configuration of the default benchmark: 1000 wss
@@ -173,7 +176,7 @@ func (c *Config) Validate() error {
 	if c.Target != "" && c.CertKey != "" && c.CertKey != string(tlsconf.KeyECDSAP256) {
 		return inputErr("cert_key applies only to the built-in target; leave it out with --target")
 	}
-	return nil
+	return validateThresholds(c)
 }
 
 func contains(list []string, s string) bool {

@@ -35,7 +35,9 @@ type Report struct {
 	Memory      Memory       `json:"memory"`
 	Health      Health       `json:"health"`
 	Verdict     Verdict      `json:"verdict"`
-	Warnings    []string     `json:"warnings,omitempty"`
+	// Thresholds are the config's threshold expressions checked against this run.
+	Thresholds []ThresholdResult `json:"thresholds,omitempty"`
+	Warnings   []string          `json:"warnings,omitempty"`
 }
 
 // Build says what produced the report and on which machine.
@@ -275,5 +277,6 @@ func FromResult(res *bench.Result, meta Meta) *Report {
 	r.Health = Health{CPUUtilCores: hl.CPUUtil, Cores: hl.Cores, GOGC: hl.GOGC, GCCycles: hl.GCCycles,
 		GCPauseUs: float64(hl.GCPause) / 1e3, SendLagP99Us: float64(hl.SendLagP99) / 1e3, ClippedSamples: res.Clipped}
 	r.Verdict = verdict(r, hl)
+	applyThresholds(r)
 	return r
 }

@@ -144,6 +144,7 @@ func WriteText(w io.Writer, r *Report) error {
 		}
 		p.f("\n")
 	}
+	writeThresholds(p, r.Thresholds)
 	v := r.Verdict
 	if v.OK {
 		p.f("verdict      ok\n")
