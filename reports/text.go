@@ -16,6 +16,7 @@ import (
 func WriteJSON(w io.Writer, r any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // thresholds hold < and >
 	return enc.Encode(r)
 }
 

@@ -44,7 +44,9 @@ func runFlags(cfg *bench.Config) (*pflag.FlagSet, *runOut) {
 	fs.StringSliceVar(&cfg.Topology, "topology", cfg.Topology, "who terminates TLS in front of the built-in target: "+strings.Join(bench.Topologies(), ", ")+"; several make a comparison")
 	fs.IntVar(&cfg.Repeat, "repeat", cfg.Repeat, "run each topology this many times, interleaved (A B C A B C)")
 	fs.DurationVar((*time.Duration)(&cfg.ProxyDelay), "delay", time.Duration(cfg.ProxyDelay), "one-way delay the builtin proxy adds in each direction (emulates a network round trip)")
+	fs.StringArrayVar(&cfg.Thresholds, "threshold", cfg.Thresholds, "pass/fail expression checked after the run, such as 'ws_rtt.p99 < 5ms' (repeatable; replaces the scenario's; a failure exits 3)")
 	fs.StringVarP(&out.jsonFile, "out", "o", "", "write the JSON report (schema wssbench/v1) to this file")
+	fs.StringVar(&out.junit, "junit", "", "write JUnit XML of the run's verdict and thresholds to this file")
 	fs.BoolVarP(&out.quiet, "quiet", "q", false, "no progress line")
 	fs.StringVar(&out.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the driver to this file (for the driver's own hot spots)")
 	fs.Usage = func() {
@@ -65,6 +67,7 @@ Examples:
   wssbench run --conns 5000 --connect-rate 1000 --duration 10s --msg-rate 2 --out out/r.json
   wssbench run --msg-rate 0 --conns 50 --size 1024 --binary      closed-loop ping-pong
   wssbench run --scenario handshake-storm
+  wssbench run --threshold 'ws_rtt.p99 < 5ms' --threshold 'errors.rate < 0.1%' --junit out/junit.xml
   wssbench run --target wss://127.0.0.1:8443/ --ca ca.pem --conns 10000 --source-ips 127.0.0.2-127.0.0.3
 
 Flags:
@@ -76,6 +79,7 @@ Flags:
 type runOut struct {
 	scenario string
 	jsonFile string
+	junit    string
 	quiet    bool
 	// cpuProfile is a pprof output path for the driver process.
 	cpuProfile string
@@ -154,10 +158,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stderr, "report written to %s\n", out.jsonFile)
 	}
-	if !rep.Verdict.OK {
-		return ExitRunFailed
-	}
-	return ExitOK
+	return gate(stderr, out, []*reports.Report{rep}, []string{rep.Label}, reports.ThresholdFailures(rep))
 }
 
 // runSeries runs a topology comparison and prints its table.
@@ -188,8 +189,8 @@ func runSeries(ctx context.Context, cfg bench.Config, opt bench.Options, out *ru
 	if err != nil {
 		return errorCode(stderr, "run", err)
 	}
-	if ctx.Err() != nil || !reports.SeriesOK(sr) {
+	if ctx.Err() != nil {
 		return ExitRunFailed
 	}
-	return ExitOK
+	return gate(stderr, out, sr.Runs, reports.RunNames(sr), reports.SeriesThresholdFailures(sr))
 }
