@@ -67,7 +67,7 @@ Examples:
   wssbench run --conns 5000 --connect-rate 1000 --duration 10s --msg-rate 2 --out out/r.json
   wssbench run --msg-rate 0 --conns 50 --size 1024 --binary      closed-loop ping-pong
   wssbench run --scenario handshake-storm
-  wssbench run --threshold 'ws_rtt.p99 < 5ms' --threshold 'errors.rate < 0.1%' --junit out/junit.xml
+  wssbench run --threshold 'ws_rtt.p99 < 5ms' --threshold 'errors.rate < 0.1%%' --junit out/junit.xml
   wssbench run --target wss://127.0.0.1:8443/ --ca ca.pem --conns 10000 --source-ips 127.0.0.2-127.0.0.3
 
 Flags:
