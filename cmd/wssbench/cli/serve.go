@@ -26,6 +26,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	certKey := fs.String("cert-key", string(tlsconf.KeyECDSAP256), "key type of a generated certificate: "+strings.Join(tlsconf.KeyTypes(), ", "))
 	maxFrame := fs.Int64("max-frame", 1<<20, "largest frame payload accepted, in bytes; larger frames close the connection with 1009")
 	idle := fs.Duration("idle-timeout", 2*time.Minute, "close a connection that sends nothing for this long")
+	echoDelay := fs.Duration("echo-delay", 0, "fault injection: wait this long before echoing each frame, to make a slower server (for testing regression gates)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `wssbench serve: the built-in echo target
 
@@ -40,6 +41,7 @@ Examples:
   wssbench serve --listen 127.0.0.1:8443                  wss:// with a fresh self-signed certificate
   wssbench serve --listen 127.0.0.1:8080 --plain          ws://, for a TLS-terminating proxy in front
   wssbench serve --cert cert.pem --key key.pem
+  wssbench serve --listen 127.0.0.1:8444 --echo-delay 5ms   a deliberately slower server
 
 Flags:
 %s`, fs.FlagUsages())
@@ -47,7 +49,10 @@ Flags:
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
 	}
-	cfg := target.Config{Listen: *listen, MaxFrameBytes: *maxFrame, IdleTimeout: *idle}
+	if *echoDelay < 0 {
+		return errorCode(stderr, "serve", &bench.InputError{Err: fmt.Errorf("--echo-delay must not be negative")})
+	}
+	cfg := target.Config{Listen: *listen, MaxFrameBytes: *maxFrame, IdleTimeout: *idle, EchoDelay: *echoDelay}
 	var caNote string
 	if !*plain {
 		tc, note, dir, err := serverTLS(*certFile, *keyFile, *certKey)
