@@ -18,13 +18,13 @@ func WriteCompareText(w io.Writer, c *CompareResult) error {
 		if d.Topology != topo {
 			topo = d.Topology
 			p.f("\ntopology %s\n", topo)
-			p.f("%-24s %24s %24s %9s  %s\n", "metric", "baseline", "candidate", "change", "verdict")
+			p.f("%-24s %24s %24s %10s  %s\n", "metric", "baseline", "candidate", "change", "verdict")
 		}
 		change := "-"
 		if d.Verdict != "not measured" {
 			change = signedPct(d.Change)
 		}
-		p.f("%-24s %24s %24s %9s  %s\n", d.Metric, cell(d, d.Base), cell(d, d.Cand), change, d.Verdict)
+		p.f("%-24s %24s %24s %10s  %s\n", d.Metric, cell(d, d.Base), cell(d, d.Cand), change, d.Verdict)
 	}
 	p.f("\n")
 	for _, n := range c.Notes {
