@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 )
 
 // WriteCompareText writes a comparison as a table: for each metric the
@@ -13,18 +14,27 @@ func WriteCompareText(w io.Writer, c *CompareResult) error {
 	p := &printer{w: w}
 	p.f("wssbench compare: baseline %s (%s) against candidate %s (%s), tolerance %s\n",
 		c.Base.Name, runsOf(c.Base), c.Cand.Name, runsOf(c.Cand), pct(c.Tolerance))
+	// Column widths fit the widest cell, so spreads line up.
+	wm, wb, wc := len("metric"), len("baseline"), len("candidate")
+	for _, d := range c.Deltas {
+		wm = max(wm, len(d.Metric))
+		wb, wc = max(wb, utf8.RuneCountInString(cell(d, d.Base))), max(wc, utf8.RuneCountInString(cell(d, d.Cand)))
+	}
+	row := func(m, b, cd, ch, v string) {
+		p.f("%-*s  %*s  %*s  %10s  %s\n", wm, m, wb, b, wc, cd, ch, v) // fmt pads by runes
+	}
 	topo := ""
 	for _, d := range c.Deltas {
 		if d.Topology != topo {
 			topo = d.Topology
 			p.f("\ntopology %s\n", topo)
-			p.f("%-24s %24s %24s %10s  %s\n", "metric", "baseline", "candidate", "change", "verdict")
+			row("metric", "baseline", "candidate", "change", "verdict")
 		}
 		change := "-"
 		if d.Verdict != "not measured" {
 			change = signedPct(d.Change)
 		}
-		p.f("%-24s %24s %24s %10s  %s\n", d.Metric, cell(d, d.Base), cell(d, d.Cand), change, d.Verdict)
+		row(d.Metric, cell(d, d.Base), cell(d, d.Cand), change, d.Verdict)
 	}
 	p.f("\n")
 	for _, n := range c.Notes {

@@ -34,7 +34,7 @@ func TestThresholdsChecked(t *testing.T) {
 	want := []struct {
 		ok       bool
 		measured string
-	}{{true, "2.50ms"}, {false, "2.50ms"}, {true, "1.00ms"}, {true, "0%"}, {false, "40.00µs"}, {true, "10.0/s"}, {true, ""}}
+	}{{true, "2.50ms"}, {false, "2.50ms"}, {true, "1.00ms"}, {true, "0%"}, {false, "40.0µs"}, {true, "10.0/s"}, {true, ""}}
 	if len(r.Thresholds) != len(want) {
 		t.Fatalf("%d results: %+v", len(r.Thresholds), r.Thresholds)
 	}

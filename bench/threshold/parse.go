@@ -242,7 +242,14 @@ func Format(kind Kind, v float64) string {
 			return fmt.Sprintf("%.1fµs", v)
 		}
 	case CostUs:
-		return fmt.Sprintf("%.2fµs", v)
+		switch {
+		case v >= 100:
+			return fmt.Sprintf("%.0fµs", v)
+		case v >= 10:
+			return fmt.Sprintf("%.1fµs", v)
+		default:
+			return fmt.Sprintf("%.2fµs", v)
+		}
 	case Ratio:
 		return strconv.FormatFloat(v*100, 'g', 4, 64) + "%"
 	case PerSecond:

@@ -155,7 +155,9 @@ func TestFormat(t *testing.T) {
 		{Latency, 12.34, "12.3µs"},
 		{Ratio, 0.001, "0.1%"},
 		{Count, 12, "12"},
-		{CostUs, 15.5, "15.50µs"},
+		{CostUs, 15.5, "15.5µs"},
+		{CostUs, 709.22, "709µs"},
+		{CostUs, 2.5, "2.50µs"},
 		{PerSecond, 499.96, "500.0/s"},
 	}
 	for _, tc := range tests {
