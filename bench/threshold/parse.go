@@ -39,6 +39,7 @@ type Error struct {
 	Expr, Msg string
 }
 
+// Error says which expression is wrong and what to write instead.
 func (e *Error) Error() string { return fmt.Sprintf("threshold %q: %s", e.Expr, e.Msg) }
 
 func errorf(expr, format string, a ...any) error {
