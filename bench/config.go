@@ -93,6 +93,9 @@ type Config struct {
 	// Matrix, if set, expands this config into one run per combination of
 	// its values (a TLS matrix); see Cells.
 	Matrix *Matrix `yaml:"matrix,omitempty" json:"matrix,omitempty"`
+	// Thresholds are pass/fail expressions checked after the run, such as
+	// "ws_rtt.p99 < 5ms" (grammar and metric names: package bench/threshold).
+	Thresholds []string `yaml:"thresholds,omitempty" json:"thresholds,omitempty"`
 }
 
 // Default returns the configuration of the default benchmark: 1000 wss
@@ -204,7 +207,10 @@ func (c *Config) Validate() error {
 	if err := c.validateTLS(); err != nil {
 		return err
 	}
-	return c.Matrix.validate(c)
+	if err := c.Matrix.validate(c); err != nil {
+		return err
+	}
+	return validateThresholds(c)
 }
 
 func contains(list []string, s string) bool {

@@ -36,9 +36,11 @@ type Report struct {
 	Health      Health       `json:"health"`
 	Verdict     Verdict      `json:"verdict"`
 	// Cell names the run within a series; NotRun says why it did not run.
-	Cell     string   `json:"cell,omitempty"`
-	NotRun   string   `json:"not_run,omitempty"`
-	Warnings []string `json:"warnings,omitempty"`
+	Cell   string `json:"cell,omitempty"`
+	NotRun string `json:"not_run,omitempty"`
+	// Thresholds are the config's threshold expressions checked against this run.
+	Thresholds []ThresholdResult `json:"thresholds,omitempty"`
+	Warnings   []string          `json:"warnings,omitempty"`
 }
 
 // Build says what produced the report and on which machine.
@@ -288,5 +290,6 @@ func FromResult(res *bench.Result, meta Meta) *Report {
 		GCPauseUs: float64(hl.GCPause) / 1e3, SendLagP99Us: float64(hl.SendLagP99) / 1e3, ClippedSamples: res.Clipped}
 	r.Cell, r.NotRun = res.Cell, res.NotRun
 	r.Verdict = verdict(r, hl)
+	applyThresholds(r)
 	return r
 }

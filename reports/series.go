@@ -332,6 +332,11 @@ func WriteSeriesText(w io.Writer, sr *SeriesReport) error {
 	for _, line := range c.Mismatches {
 		p.f("! negotiated %s\n", line)
 	}
+	if fails := SeriesThresholdFailures(sr); len(fails) > 0 {
+		p.f("%s\n", strings.Join(fails, "\n"))
+	} else if len(sr.Runs) > 0 && len(sr.Runs[0].Thresholds) > 0 {
+		p.f("thresholds: all %d passed in every run\n", len(sr.Runs[0].Thresholds))
+	}
 	var bad []string
 	for _, r := range sr.Runs {
 		name := cellKey(r)

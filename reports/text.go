@@ -16,6 +16,7 @@ import (
 func WriteJSON(w io.Writer, r any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // thresholds hold < and >
 	return enc.Encode(r)
 }
 
@@ -144,6 +145,7 @@ func WriteText(w io.Writer, r *Report) error {
 		}
 		p.f("\n")
 	}
+	writeThresholds(p, r.Thresholds)
 	v := r.Verdict
 	if v.OK {
 		p.f("verdict      ok\n")

@@ -68,6 +68,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"invalid value", "conns: 0\n", []string{"--conns must be at least 1"}},
 		{"bad mode", "mode: sprint\n", []string{"sprint"}},
 		{"bad target", "target: http://x\n", []string{"ws:// or wss://"}},
+		{"threshold typo", "thresholds:\n  - 'ws_rt.p99 < 5ms'\n", []string{`did you mean "ws_rtt.p99"`}},
+		{"threshold not a list", "thresholds: 5\n", []string{"line 1"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -82,6 +84,17 @@ func TestDecodeErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestDecodeThresholds(t *testing.T) {
+	t.Parallel()
+	cfg, err := Decode(strings.NewReader("thresholds:\n  - 'ws_rtt.p99 < 5ms'\n  - errors.rate < 0.1%\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Thresholds) != 2 || cfg.Thresholds[1] != "errors.rate < 0.1%" {
+		t.Fatalf("thresholds = %q", cfg.Thresholds)
 	}
 }
 
@@ -110,6 +123,10 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add("conns: [1, 2]\n")
 	f.Add("duration: 1h\nmsg_rate: -1\n")
+	f.Add("thresholds: ['ws_rtt.p99 < 5ms', 'errors.rate < 0.1%']\n")
+	f.Add("thresholds:\n  - 'ws_rt.p99 < 5ms'\n")
+	f.Add("thresholds: 'ws_rtt.p99 < 5ms'\n")
+	f.Add("mode: connect-hold\nthresholds: [driver_us_per_frame < 15]\n")
 	f.Fuzz(func(t *testing.T, s string) {
 		cfg, err := Decode(strings.NewReader(s))
 		if err == nil {

@@ -28,6 +28,9 @@ type Config struct {
 	IdleTimeout time.Duration
 	// HandshakeTimeout bounds TLS and upgrade (default 10 s).
 	HandshakeTimeout time.Duration
+	// EchoDelay is a fault-injection knob: the server waits this long before
+	// echoing each frame, as a slower server would (0: echo at once).
+	EchoDelay time.Duration
 }
 
 // Server is a running echo server.
@@ -198,6 +201,9 @@ func (s *Server) echo(c *wsconn.Conn) {
 			}
 			nc.Close()
 			return
+		}
+		if s.cfg.EchoDelay > 0 {
+			time.Sleep(s.cfg.EchoDelay)
 		}
 		if err := c.WriteFrame(h.OpCode, h.Fin, p); err != nil {
 			nc.Close()

@@ -33,6 +33,7 @@ Usage:
   wssbench run   [flags]        one benchmark run (built-in target on loopback unless --target)
   wssbench serve [flags]        the built-in echo target, wss:// or ws://
   wssbench proxy [flags]        the built-in TLS-terminating proxy in front of a ws:// backend
+  wssbench compare BASE CAND    a candidate report against a baseline: the regression gate
   wssbench version              print the version
 
 Examples:
@@ -42,6 +43,8 @@ Examples:
   wssbench run --topology direct,builtin,nginx,haproxy --repeat 3 --out out/term.json
   wssbench serve --listen 127.0.0.1:8443 &
   wssbench run --target wss://127.0.0.1:8443/ --ca /tmp/wssbench-serve-*/ca.pem
+  wssbench run --threshold 'ws_rtt.p99 < 5ms' --threshold 'errors.rate < 0.1%' --junit out/junit.xml
+  wssbench compare out/base.json out/cand.json --tolerance 10%
 
 Exit codes: 0 ok, 1 run failed, 2 bad input, 3 threshold or regression gate failed.
 Run "wssbench COMMAND --help" for a command's flags.
@@ -60,6 +63,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return cmdServe(args[1:], stdout, stderr)
 	case "proxy":
 		return cmdProxy(args[1:], stdout, stderr)
+	case "compare":
+		return cmdCompare(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "wssbench %s (%s)\n", Version, Commit)
 		return ExitOK
@@ -74,6 +79,16 @@ func Main(args []string, stdout, stderr io.Writer) int {
 // parseFlags parses args and maps --help and flag errors to exit codes; ok is
 // false when the caller should return code.
 func parseFlags(fs *pflag.FlagSet, args []string, stdout, stderr io.Writer) (code int, ok bool) {
+	code, ok = parseArgs(fs, args, stdout, stderr)
+	if ok && fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "wssbench %s: unexpected argument %q (flags start with --)\n", fs.Name(), strings.Join(fs.Args(), " "))
+		return ExitBadInput, false
+	}
+	return code, ok
+}
+
+// parseArgs is parseFlags for commands that take arguments besides flags.
+func parseArgs(fs *pflag.FlagSet, args []string, stdout, stderr io.Writer) (code int, ok bool) {
 	fs.SetOutput(io.Discard)
 	err := fs.Parse(args)
 	if errors.Is(err, pflag.ErrHelp) {
@@ -83,10 +98,6 @@ func parseFlags(fs *pflag.FlagSet, args []string, stdout, stderr io.Writer) (cod
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "wssbench %s: %v\nRun \"wssbench %s --help\" for the flags.\n", fs.Name(), err, fs.Name())
-		return ExitBadInput, false
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "wssbench %s: unexpected argument %q (flags start with --)\n", fs.Name(), strings.Join(fs.Args(), " "))
 		return ExitBadInput, false
 	}
 	return 0, true

@@ -54,7 +54,9 @@ func runFlags(cfg *bench.Config) (*pflag.FlagSet, *runOut) {
 	fs.StringSliceVar(&cfg.Topology, "topology", cfg.Topology, "who terminates TLS in front of the built-in target: "+strings.Join(bench.Topologies(), ", ")+"; several make a comparison")
 	fs.IntVar(&cfg.Repeat, "repeat", cfg.Repeat, "run each topology this many times, interleaved (A B C A B C)")
 	fs.DurationVar((*time.Duration)(&cfg.ProxyDelay), "delay", time.Duration(cfg.ProxyDelay), "one-way delay the builtin proxy adds in each direction (emulates a network round trip)")
+	fs.StringArrayVar(&cfg.Thresholds, "threshold", cfg.Thresholds, "pass/fail expression checked after the run, such as 'ws_rtt.p99 < 5ms' (repeatable; replaces the scenario's; a failure exits 3)")
 	fs.StringVarP(&out.jsonFile, "out", "o", "", "write the JSON report (schema wssbench/v1) to this file")
+	fs.StringVar(&out.junit, "junit", "", "write JUnit XML of the run's verdict and thresholds to this file")
 	fs.BoolVarP(&out.quiet, "quiet", "q", false, "no progress line")
 	fs.StringVar(&out.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the driver to this file (for the driver's own hot spots)")
 	fs.Usage = func() {
@@ -78,6 +80,7 @@ Examples:
   wssbench run --tls-max 1.2 --ciphers TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256 --groups P-256
   wssbench run --mode handshake-storm --resume 50%% --cert-key rsa2048
   wssbench run --scenario tls-matrix --out out/matrix.json      every combination, side by side
+  wssbench run --threshold 'ws_rtt.p99 < 5ms' --threshold 'errors.rate < 0.1%%' --junit out/junit.xml
   wssbench run --target wss://127.0.0.1:8443/ --ca ca.pem --conns 10000 --source-ips 127.0.0.2-127.0.0.3
 
 Flags:
@@ -89,6 +92,7 @@ Flags:
 type runOut struct {
 	scenario string
 	jsonFile string
+	junit    string
 	quiet    bool
 	// cpuProfile is a pprof output path for the driver process.
 	cpuProfile string
@@ -167,10 +171,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stderr, "report written to %s\n", out.jsonFile)
 	}
-	if !rep.Verdict.OK {
-		return ExitRunFailed
-	}
-	return ExitOK
+	return gate(stderr, out, rep.Verdict.OK, []*reports.Report{rep}, []string{rep.Label}, reports.ThresholdFailures(rep))
 }
 
 // runSeries runs a topology comparison and prints its table.
@@ -201,8 +202,8 @@ func runSeries(ctx context.Context, cfg bench.Config, opt bench.Options, out *ru
 	if err != nil {
 		return errorCode(stderr, "run", err)
 	}
-	if ctx.Err() != nil || !reports.SeriesOK(sr) {
+	if ctx.Err() != nil {
 		return ExitRunFailed
 	}
-	return ExitOK
+	return gate(stderr, out, reports.SeriesOK(sr), sr.Runs, reports.RunNames(sr), reports.SeriesThresholdFailures(sr))
 }

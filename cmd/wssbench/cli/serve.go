@@ -27,6 +27,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	maxFrame := fs.Int64("max-frame", 1<<20, "largest frame payload accepted, in bytes; larger frames close the connection with 1009")
 	idle := fs.Duration("idle-timeout", 2*time.Minute, "close a connection that sends nothing for this long")
 	tlsFlags := addServerTLSFlags(fs)
+	echoDelay := fs.Duration("echo-delay", 0, "fault injection: wait this long before echoing each frame, to make a slower server (for testing regression gates)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `wssbench serve: the built-in echo target
 
@@ -43,6 +44,7 @@ Examples:
   wssbench serve --cert cert.pem --key key.pem
   wssbench serve --tls-max 1.2 --ciphers TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 --groups P-256
   wssbench serve --client-ca clients-ca.pem                 mutual TLS
+  wssbench serve --listen 127.0.0.1:8444 --echo-delay 5ms   a deliberately slower server
 
 Flags:
 %s`, fs.FlagUsages())
@@ -50,7 +52,10 @@ Flags:
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
 	}
-	cfg := target.Config{Listen: *listen, MaxFrameBytes: *maxFrame, IdleTimeout: *idle}
+	if *echoDelay < 0 {
+		return errorCode(stderr, "serve", &bench.InputError{Err: fmt.Errorf("--echo-delay must not be negative")})
+	}
+	cfg := target.Config{Listen: *listen, MaxFrameBytes: *maxFrame, IdleTimeout: *idle, EchoDelay: *echoDelay}
 	var caNote string
 	if !*plain {
 		tc, note, dir, err := serverTLS(*certFile, *keyFile, *certKey)

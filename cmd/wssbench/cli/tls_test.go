@@ -1,60 +1,12 @@
 package cli
 
 import (
-	"bufio"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
-
-	"github.com/wssbench/wssbench/bench"
 )
-
-// startServe runs `wssbench serve` with args as its own process and returns
-// its URL and CA file; the server is stopped when the test ends.
-func startServe(t *testing.T, args ...string) (url, ca string) {
-	t.Helper()
-	srv := exec.Command(os.Args[0], append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
-	stdout, err := srv.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = srv.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = srv.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = srv.Process.Kill()
-		}
-	})
-	sc := bufio.NewScanner(stdout)
-	for (url == "" || ca == "") && sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, bench.ReadyPrefix) {
-			url = strings.TrimPrefix(line, bench.ReadyPrefix)
-		}
-		if i := strings.Index(line, "--ca "); i >= 0 {
-			ca = strings.TrimSpace(line[i+5:])
-		}
-	}
-	if url == "" || ca == "" {
-		t.Fatalf("serve %v printed no URL or CA", args)
-	}
-	go func() {
-		for sc.Scan() {
-		}
-	}()
-	return url, ca
-}
 
 // TestTLSSettingsBadInputExitsTwo: names that do not exist and settings that
 // cannot work together are refused before any load, with what to do.

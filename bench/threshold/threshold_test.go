@@ -1,0 +1,198 @@
+package threshold
+
+import (
+	"math"
+	"strings"
+	"testing"
+)
+
+func TestParse(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		expr   string
+		metric string
+		op     Op
+		value  float64
+	}{
+		{"ws_rtt.p99 < 5ms", "ws_rtt.p99", Less, 5000},
+		{"tls_handshake.p50<2ms", "tls_handshake.p50", Less, 2000},
+		{"  connect_total.max <= 1.5s ", "connect_total.max", LessEqual, 1.5e6},
+		{"tcp_connect.mean < 800us", "tcp_connect.mean", Less, 800},
+		{"ws_upgrade.p999 < 800µs", "ws_upgrade.p999", Less, 800},
+		{"ws_rtt_uncorrected.min >= 500ns", "ws_rtt_uncorrected.min", GreaterEqual, 0.5},
+		{"ws_rtt.p90 < 1e3us", "ws_rtt.p90", Less, 1000},
+		{"errors.rate < 0.1%", "errors.rate", Less, 0.001},
+		{"errors.rate < 0.001", "errors.rate", Less, 0.001},
+		{"errors.count == 0", "errors.count", Equal, 0},
+		{"connections.failed == 0", "connections.failed", Equal, 0},
+		{"driver_us_per_frame < 15", "driver_us_per_frame", Less, 15},
+		{"driver_us_per_handshake < 2ms", "driver_us_per_handshake", Less, 2000},
+		{"connect_rate > 400/s", "connect_rate", Greater, 400},
+		{"frames.rate >= 190", "frames.rate", GreaterEqual, 190},
+		{"send_lag.p99 < 5ms", "send_lag.p99", Less, 5000},
+	}
+	for _, tc := range tests {
+		t.Run(tc.expr, func(t *testing.T) {
+			t.Parallel()
+			th, err := Parse(tc.expr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if th.Metric != tc.metric || th.Op != tc.op || math.Abs(th.Value-tc.value) > 1e-9 {
+				t.Fatalf("got %s %s %g, want %s %s %g", th.Metric, th.Op, th.Value, tc.metric, tc.op, tc.value)
+			}
+			if th.Expr != strings.TrimSpace(tc.expr) {
+				t.Fatalf("Expr = %q", th.Expr)
+			}
+		})
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, expr string
+		want       []string
+	}{
+		{"empty", "  ", []string{"empty"}},
+		{"no operator", "ws_rtt.p99 5ms", []string{"no operator"}},
+		{"bad operator", "ws_rtt.p99 != 5ms", []string{`"!="`, "< <= > >= =="}},
+		{"single equals", "errors.count = 0", []string{"not one of"}},
+		{"typo", "ws_rt.p99 < 5ms", []string{`did you mean "ws_rtt.p99"`, "Valid metrics", "tls_handshake", "errors.rate"}},
+		{"typo in stat", "tls_handshake.p95 < 5ms", []string{"did you mean", "tls_handshake.p9"}},
+		{"far from anything", "bananas < 5", []string{`unknown metric "bananas".`, "Valid metrics"}},
+		{"histogram without stat", "ws_rtt < 5ms", []string{"needs a statistic", "ws_rtt.p99"}},
+		{"no metric", "< 5ms", []string{"no metric"}},
+		{"no value", "ws_rtt.p99 <", []string{"no value"}},
+		{"latency without unit", "ws_rtt.p99 < 5", []string{"needs a time unit"}},
+		{"latency with percent", "ws_rtt.p99 < 5%", []string{"needs a time unit"}},
+		{"count with unit", "frames.lost < 5ms", []string{"plain number"}},
+		{"rate with time", "errors.rate < 5ms", []string{"percentage"}},
+		{"per second with unit", "connect_rate > 5ms", []string{"per second"}},
+		{"cost with percent", "driver_us_per_frame < 5%", []string{"microseconds"}},
+		{"negative", "ws_rtt.p99 < -5ms", []string{"negative"}},
+		{"not a number", "ws_rtt.p99 < fast", []string{"not a number"}},
+		{"out of range", "errors.count < 1e999", []string{"not a number"}},
+		{"nan word", "errors.count < NaN", []string{"not a number"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Parse(tc.expr)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestHolds(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		expr     string
+		measured float64
+		want     bool
+	}{
+		{"ws_rtt.p99 < 5ms", 4999, true},
+		{"ws_rtt.p99 < 5ms", 5000, false},
+		{"ws_rtt.p99 <= 5ms", 5000, true},
+		{"connect_rate > 400", 400, false},
+		{"connect_rate >= 400", 400, true},
+		{"errors.count == 0", 0, true},
+		{"errors.count == 0", 1, false},
+	}
+	for _, tc := range tests {
+		th, err := Parse(tc.expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := th.Holds(tc.measured); got != tc.want {
+			t.Errorf("%s with %g: %v, want %v", tc.expr, tc.measured, got, tc.want)
+		}
+	}
+}
+
+func TestCatalogue(t *testing.T) {
+	t.Parallel()
+	names := Names()
+	if len(names) != len(Histograms)*len(Stats)+len(scalars) {
+		t.Fatalf("%d names", len(names))
+	}
+	seen := map[string]bool{}
+	for _, n := range names {
+		if seen[n] {
+			t.Errorf("%s listed twice", n)
+		}
+		seen[n] = true
+		i, ok := Lookup(n)
+		if !ok || i.Name != n || i.Doc == "" {
+			t.Errorf("Lookup(%q) = %+v, %v", n, i, ok)
+		}
+	}
+	if i, _ := Lookup("connect_rate"); !i.HigherIsBetter {
+		t.Error("connect_rate must be better higher")
+	}
+	if i, _ := Lookup("ws_rtt.p99"); i.HigherIsBetter || i.Kind != Latency {
+		t.Errorf("ws_rtt.p99 = %+v", i)
+	}
+}
+
+func TestFormat(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		kind Kind
+		v    float64
+		want string
+	}{
+		{Latency, 7210, "7.21ms"},
+		{Latency, 2.5e6, "2.50s"},
+		{Latency, 657, "657µs"},
+		{Latency, 12.34, "12.3µs"},
+		{Ratio, 0.001, "0.1%"},
+		{Count, 12, "12"},
+		{CostUs, 15.5, "15.5µs"},
+		{CostUs, 709.22, "709µs"},
+		{CostUs, 2.5, "2.50µs"},
+		{PerSecond, 499.96, "500.0/s"},
+	}
+	for _, tc := range tests {
+		if got := Format(tc.kind, tc.v); got != tc.want {
+			t.Errorf("Format(%v, %g) = %q, want %q", tc.kind, tc.v, got, tc.want)
+		}
+	}
+}
+
+// FuzzParse: any input parses or fails with an *Error, never panics, and what
+// parses names a known metric with a finite, non-negative bound that parses
+// again to the same threshold.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"ws_rtt.p99 < 5ms", "tls_handshake.p50 < 2ms", "errors.rate < 0.1%",
+		"driver_us_per_frame < 15", "connections.failed == 0", "connect_rate >= 400/s", "ws_rtt <", "<=>",
+		"ws_rtt.p99 < 1e", "frames.lost<1e+3", "errors.rate < .5", "ws_rtt.p99 < 5 µs", "x ! y", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		th, err := Parse(s)
+		if err != nil {
+			if _, ok := err.(*Error); !ok {
+				t.Fatalf("error %T %v is not *Error", err, err)
+			}
+			return
+		}
+		if _, ok := Lookup(th.Metric); !ok {
+			t.Fatalf("parsed unknown metric %q", th.Metric)
+		}
+		if math.IsNaN(th.Value) || math.IsInf(th.Value, 0) || th.Value < 0 {
+			t.Fatalf("bound %g", th.Value)
+		}
+		again, err := Parse(th.Expr)
+		if err != nil || again != th {
+			t.Fatalf("reparse of %q: %+v, %v", th.Expr, again, err)
+		}
+	})
+}

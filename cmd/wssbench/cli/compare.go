@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/pflag"
+	"github.com/wssbench/wssbench/reports"
+)
+
+func cmdCompare(args []string, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet("compare", pflag.ContinueOnError)
+	fs.SortFlags = false
+	tolerance := fs.String("tolerance", "10%", "how much worse a metric may get before it is a regression")
+	metrics := fs.StringArray("metric", nil, "metric to compare, NAME or NAME=TOLERANCE such as ws_rtt.p99=25% (repeatable; default: a set of latency, error, rate and CPU figures)")
+	force := fs.Bool("force", false, "compare reports whose configs differ (the differences are listed)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `wssbench compare: the regression gate
+
+Compares a candidate report with a baseline report (both written by
+wssbench run --out) metric by metric: baseline, candidate, change and verdict.
+A metric that got worse by more than the tolerance is a regression: exit 3,
+and the output names it. Latency, CPU cost and errors are better lower;
+connect_rate, frames.rate and success counts better higher.
+
+Noise: when a report holds repeated runs (--repeat N), each figure is the
+median of the runs, and a change whose runs' min..max ranges overlap is not
+a regression ("within the runs' spread"). Repeat runs for a steadier gate.
+
+Reports of different setups (load shape, mode, size, rate, TLS settings,
+topology...) are refused (exit 2, listing the keys) unless --force. Labels,
+--ca files, thresholds, --repeat and the target's port may differ.
+
+Usage:
+  wssbench compare BASELINE.json CANDIDATE.json [flags]
+
+Examples:
+  wssbench compare out/base.json out/cand.json
+  wssbench compare base.json cand.json --tolerance 20%%
+  wssbench compare base.json cand.json --metric ws_rtt.p50 --metric ws_rtt.p99=50%%
+  wssbench compare base.json cand.json --force      configs differ, compare anyway
+
+Metrics (default set: %s):
+  tcp_connect, tls_handshake, ws_upgrade, connect_total, ws_rtt, ws_rtt_uncorrected
+  with .p50 .p90 .p99 .p999 .max .mean .min; errors.rate, errors.count,
+  connections.failed, connections.established, frames.lost, frames.received,
+  frames.rate, connect_rate, send_lag.p99, {driver,target,proxy,server}_us_per_{handshake,frame}
+
+Exit codes: 0 no regression, 2 bad input (unreadable report, different
+configs, unknown metric), 3 a regression or a failed candidate run.
+
+Flags:
+%s`, strings.Join(reports.DefaultCompareMetrics, ", "), fs.FlagUsages())
+	}
+	fs.SetOutput(io.Discard)
+	if code, ok := parseArgs(fs, args, stdout, stderr); !ok {
+		return code
+	}
+	if fs.NArg() != 2 {
+		fmt.Fprintf(stderr, "wssbench compare: want two reports, BASELINE.json CANDIDATE.json (got %d arguments)\nRun \"wssbench compare --help\" for examples.\n", fs.NArg())
+		return ExitBadInput
+	}
+	opt := reports.CompareOptions{Force: *force, PerMetric: map[string]float64{}}
+	var err error
+	if opt.Tolerance, err = reports.ParseTolerance(*tolerance); err != nil {
+		return errorCode(stderr, "compare", err)
+	}
+	for _, spec := range *metrics {
+		name, tol, err := reports.ParseMetricSpec(spec)
+		if err != nil {
+			return errorCode(stderr, "compare", err)
+		}
+		opt.Metrics = append(opt.Metrics, name)
+		if tol >= 0 {
+			opt.PerMetric[name] = tol
+		}
+	}
+	base, err := reports.ReadFile(fs.Arg(0))
+	if err != nil {
+		return errorCode(stderr, "compare", err)
+	}
+	cand, err := reports.ReadFile(fs.Arg(1))
+	if err != nil {
+		return errorCode(stderr, "compare", err)
+	}
+	res, err := reports.Compare(base, cand, opt)
+	if err != nil {
+		return errorCode(stderr, "compare", err)
+	}
+	if err := reports.WriteCompareText(stdout, res); err != nil {
+		return errorCode(stderr, "compare", err)
+	}
+	for _, f := range res.Failures {
+		fmt.Fprintln(stderr, f)
+	}
+	if res.Failed() {
+		return ExitGate
+	}
+	return ExitOK
+}
