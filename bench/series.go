@@ -61,9 +61,7 @@ func RunSeries(ctx context.Context, cfg Config, opt Options) ([]*Result, error) 
 			}
 			if cell.Invalid != nil {
 				if r == 0 {
-					nr := notRun(cell, cell.Invalid.Error())
-					nr.InMatrix = cfg.Matrix != nil
-					out = append(out, nr)
+					out = append(out, notRun(cell, cell.Invalid.Error(), cfg.Matrix != nil))
 				}
 				continue
 			}
@@ -72,9 +70,7 @@ func RunSeries(ctx context.Context, cfg Config, opt Options) ([]*Result, error) 
 			}
 			res, err := Run(ctx, cell.Config, opt)
 			if err != nil {
-				nr := notRun(cell, fmt.Sprintf("run %d of %d failed: %v", r+1, repeat, err))
-				nr.InMatrix = cfg.Matrix != nil
-				out = append(out, nr)
+				out = append(out, notRun(cell, fmt.Sprintf("run %d of %d failed: %v", r+1, repeat, err), cfg.Matrix != nil))
 				continue
 			}
 			res.Cell, res.InMatrix = cell.Name, cfg.Matrix != nil
@@ -89,10 +85,10 @@ func RunSeries(ctx context.Context, cfg Config, opt Options) ([]*Result, error) 
 }
 
 // notRun is the Result of a cell that did not run.
-func notRun(cell Cell, why string) *Result {
+func notRun(cell Cell, why string, inMatrix bool) *Result {
 	t := TopologyDirect
 	if len(cell.Config.Topology) > 0 {
 		t = cell.Config.Topology[0]
 	}
-	return &Result{Config: cell.Config, Cell: cell.Name, Topology: t, NotRun: why, StartedAt: time.Now(), Stats: &driver.Stats{}}
+	return &Result{Config: cell.Config, Cell: cell.Name, Topology: t, NotRun: why, InMatrix: inMatrix, StartedAt: time.Now(), Stats: &driver.Stats{}}
 }
