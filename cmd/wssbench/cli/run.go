@@ -45,6 +45,7 @@ func runFlags(cfg *bench.Config) (*pflag.FlagSet, *runOut) {
 	fs.IntVar(&cfg.Repeat, "repeat", cfg.Repeat, "run each topology this many times, interleaved (A B C A B C)")
 	fs.DurationVar((*time.Duration)(&cfg.ProxyDelay), "delay", time.Duration(cfg.ProxyDelay), "one-way delay the builtin proxy adds in each direction (emulates a network round trip)")
 	fs.StringVarP(&out.jsonFile, "out", "o", "", "write the JSON report (schema wssbench/v1) to this file")
+	out.files.addFlags(fs)
 	fs.BoolVarP(&out.quiet, "quiet", "q", false, "no progress line")
 	fs.StringVar(&out.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the driver to this file (for the driver's own hot spots)")
 	fs.Usage = func() {
@@ -65,6 +66,7 @@ Examples:
   wssbench run --conns 5000 --connect-rate 1000 --duration 10s --msg-rate 2 --out out/r.json
   wssbench run --msg-rate 0 --conns 50 --size 1024 --binary      closed-loop ping-pong
   wssbench run --scenario handshake-storm
+  wssbench run --conns 200 --duration 5s --html out/r.html --markdown out/r.md --hlog out/r.hlog
   wssbench run --target wss://127.0.0.1:8443/ --ca ca.pem --conns 10000 --source-ips 127.0.0.2-127.0.0.3
 
 Flags:
@@ -79,6 +81,8 @@ type runOut struct {
 	quiet    bool
 	// cpuProfile is a pprof output path for the driver process.
 	cpuProfile string
+	// files are --html, --markdown and --hlog.
+	files reportFiles
 }
 
 // loadRunConfig parses args over the scenario (if any) or the defaults: a flag
@@ -118,6 +122,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	opt := bench.Options{TargetArgv: []string{exe, "serve"}, ProxyArgv: []string{exe, "proxy"}}
+	series := len(cfg.Topology) > 1 || cfg.Repeat > 1
+	if err := out.files.open(cfg, series); err != nil {
+		return errorCode(stderr, "run", err)
+	}
+	defer out.files.close()
+	out.files.attach(&opt)
 	var prog *progressLine
 	if !out.quiet {
 		prog = newProgressLine(stderr)
@@ -134,7 +144,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if len(cfg.Topology) > 1 || cfg.Repeat > 1 {
+	if series {
 		return runSeries(ctx, cfg, opt, out, prog, stdout, stderr)
 	}
 	res, err := bench.Run(ctx, cfg, opt)
@@ -154,6 +164,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stderr, "report written to %s\n", out.jsonFile)
 	}
+	if err := closeAndWrite(out, stderr, func() error { return out.files.writeRun(rep, stderr) }); err != nil {
+		return errorCode(stderr, "run", err)
+	}
 	if !rep.Verdict.OK {
 		return ExitRunFailed
 	}
@@ -162,11 +175,15 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 
 // runSeries runs a topology comparison and prints its table.
 func runSeries(ctx context.Context, cfg bench.Config, opt bench.Options, out *runOut, prog *progressLine, stdout, stderr io.Writer) int {
+	next := opt.OnRunStart
 	opt.OnRunStart = func(topology string, rep, of int) {
 		if prog != nil {
 			prog.done()
 		}
 		fmt.Fprintf(stderr, "run: %s (%d of %d)\n", topology, rep, of)
+		if next != nil {
+			next(topology, rep, of)
+		}
 	}
 	results, err := bench.RunSeries(ctx, cfg, opt)
 	if prog != nil {
@@ -184,6 +201,9 @@ func runSeries(ctx context.Context, cfg bench.Config, opt bench.Options, out *ru
 			return errorCode(stderr, "run", fmt.Errorf("write --out: %w", werr))
 		}
 		fmt.Fprintf(stderr, "report written to %s\n", out.jsonFile)
+	}
+	if werr := closeAndWrite(out, stderr, func() error { return out.files.writeSeries(sr, stderr) }); werr != nil {
+		return errorCode(stderr, "run", werr)
 	}
 	if err != nil {
 		return errorCode(stderr, "run", err)
