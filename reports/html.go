@@ -13,13 +13,7 @@ import (
 //go:embed report.html.tmpl
 var htmlTemplate string
 
-var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
-	"us":  fmtUs,
-	"num": num,
-	"join": func(s []string) string {
-		return strings.Join(s, "; ")
-	},
-}).Parse(htmlTemplate))
+var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{"us": fmtUs}).Parse(htmlTemplate))
 
 // htmlPage is what the template renders: one run, or a series.
 type htmlPage struct {

@@ -269,3 +269,31 @@ func readHlog(t *testing.T, r io.Reader) (map[string]int64, int) {
 		n++
 	}
 }
+
+// FuzzReadJSON feeds the report decoder, and every encoder after it, with
+// arbitrary input: nothing may panic.
+func FuzzReadJSON(f *testing.F) {
+	var buf bytes.Buffer
+	if err := WriteJSON(&buf, FromResult(withTimeline(fixedResult()), Meta{})); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(buf.Bytes())
+	f.Add([]byte(`{"schema": "wssbench/v1", "runs": [null]}`))
+	f.Add([]byte(`{"schema": "wssbench/v1", "runs": [{"schema": "wssbench/v1", "timeline": [{"t_s": 1}]}]}`))
+	f.Add([]byte(`{"schema": "wssbench/v1", "timeline": [{"t_s": -1, "frames_per_s": 1e300}], "histograms": {"ws_rtt": ""}}`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		doc, err := ReadJSON(bytes.NewReader(in))
+		if err != nil {
+			return
+		}
+		if doc.Series != nil {
+			_ = WriteSeriesText(io.Discard, doc.Series)
+			_ = WriteSeriesMarkdown(io.Discard, doc.Series)
+			_ = WriteSeriesHTML(io.Discard, doc.Series)
+			return
+		}
+		_ = WriteText(io.Discard, doc.Run)
+		_ = WriteMarkdown(io.Discard, doc.Run)
+		_ = WriteHTML(io.Discard, doc.Run)
+	})
+}

@@ -49,7 +49,10 @@ func ReadJSON(r io.Reader) (Document, error) {
 	if err != nil {
 		return Document{}, fmt.Errorf("not a valid %s report: %w", Schema, err)
 	}
-	for _, r := range doc.runs() {
+	for i, r := range doc.runs() {
+		if r == nil {
+			return Document{}, fmt.Errorf("runs[%d] is null", i)
+		}
 		for name := range r.Histograms {
 			if _, err := r.Histogram(name); err != nil {
 				return Document{}, fmt.Errorf("run %q: %w", r.Label, err)

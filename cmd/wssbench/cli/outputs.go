@@ -60,11 +60,9 @@ func (o *reportFiles) open(cfg bench.Config, series bool) error {
 		if c.path == "" {
 			continue
 		}
-		f, err := createFile(c.path)
-		if err != nil {
+		if err := checkWritable(c.path); err != nil {
 			return &bench.InputError{Err: fmt.Errorf("%s: %w", c.flag, err)}
 		}
-		f.Close()
 	}
 	if o.hlog == "" {
 		return nil
@@ -91,6 +89,24 @@ func (o *reportFiles) open(cfg bench.Config, series bool) error {
 				o.cur = hf
 			}
 		}
+	}
+	return nil
+}
+
+// checkWritable makes path's folder and checks that path can be written,
+// leaving no file behind that was not there.
+func checkWritable(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	_, statErr := os.Stat(path)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	if os.IsNotExist(statErr) {
+		return os.Remove(path)
 	}
 	return nil
 }
@@ -206,7 +222,7 @@ func closeAndWrite(out *runOut, stderr io.Writer, write func() error) error {
 	if err := out.files.close(); err != nil {
 		return err
 	}
-	if out.files.hlog != "" {
+	if out.files.hlogWritten() != "" {
 		fmt.Fprintf(stderr, "interval logs written to %s\n", out.files.hlogWritten())
 	}
 	return write()
