@@ -34,15 +34,16 @@ type htmlRun struct {
 
 // htmlSeries is a comparison's page.
 type htmlSeries struct {
-	SR          *SeriesReport
-	Header      []string
-	Rows        [][]string
-	Runs        []seriesRunRow
-	OK          bool
-	Config      []figure
-	Build       []figure
-	Plots       []htmlPlot
-	Conclusions []string
+	SR     *SeriesReport
+	Header []string
+	Rows   [][]string
+	Runs   []seriesRunRow
+	// OK is set when every run is ok; Saturated when a run's generator was.
+	OK, Saturated bool
+	Config        []figure
+	Build         []figure
+	Plots         []htmlPlot
+	Conclusions   []string
 }
 
 // seriesRunRow is one run of a series in the runs table.
@@ -80,6 +81,7 @@ func WriteSeriesHTML(w io.Writer, sr *SeriesReport) error {
 	}
 	names, _ := runNames(sr)
 	for i, r := range sr.Runs {
+		s.Saturated = s.Saturated || r.Verdict.Saturated
 		s.Runs = append(s.Runs, seriesRunRow{Name: names[i], OK: r.Verdict.OK, Saturated: r.Verdict.Saturated,
 			Verdict: verdictLine(r.Verdict), Established: fmt.Sprintf("%d / %d", r.Connections.Established, r.Connections.Attempted),
 			TLSP50: fmtUs(r.Phases.TLSHandshake.P50Us), TLSP99: fmtUs(r.Phases.TLSHandshake.P99Us),

@@ -212,8 +212,17 @@ func TestPercentileTicks(t *testing.T) {
 			labels = append(labels, tk.Label)
 		}
 	}
-	if got := strings.Join(labels, " "); got != "0% 50% 90% 99% 99.9% 99.99%" {
+	if got := strings.Join(labels, " "); got != "0% 90% 99% 99.9% 99.99%" {
 		t.Fatalf("labels %q", got)
+	}
+	labels = labels[:0]
+	for _, tk := range percentileTicks(100) {
+		if tk.Label != "" {
+			labels = append(labels, tk.Label)
+		}
+	}
+	if got := strings.Join(labels, " "); got != "0% 50% 90% 99%" {
+		t.Fatalf("labels on a short axis %q", got)
 	}
 	if x := percentileX(99); x < 99.99 || x > 100.01 {
 		t.Fatalf("percentileX(99) = %v, want 100", x)

@@ -54,10 +54,14 @@ type series struct {
 // percentileX maps a percentile (0..100) to HdrHistogram's x axis, 1/(1-q).
 func percentileX(q float64) float64 { return 1 / (1 - q/100) }
 
-// percentileTicks labels the x axis at 0%, 50%, 90%, 99%, 99.9%... up to
-// max, with unlabelled ticks between.
+// percentileTicks labels the x axis at 0%, 50% (on short axes), 90%, 99%,
+// 99.9%... up to max, with unlabelled ticks between.
 func percentileTicks(max float64) plot.ConstantTicks {
-	ticks := plot.ConstantTicks{{Value: 1, Label: "0%"}, {Value: 2, Label: "50%"}}
+	ticks := plot.ConstantTicks{{Value: 1, Label: "0%"}, {Value: 2}}
+	if max <= 1000 {
+		// Wider axes leave no room between 0% and 50%.
+		ticks[1].Label = "50%"
+	}
 	for x, nines := 10.0, 1; x <= max*1.0001; x, nines = x*10, nines+1 {
 		label := "90%"
 		if nines > 1 {
