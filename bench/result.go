@@ -37,6 +37,8 @@ type Result struct {
 	Stats *driver.Stats
 	// Histograms are the run totals, indexed by metrics.Metric.
 	Histograms [metrics.NumMetrics]*hdr.Histogram
+	// Timeline has one point per collection interval (Options.Interval), in order.
+	Timeline []TimelinePoint
 	// Clipped counts latency samples above the histogram's range.
 	Clipped int64
 	// CPU is per-process CPU time, whole run and by phase.

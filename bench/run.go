@@ -141,7 +141,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 
 	stopWatch := watch(d, &cfg, opt, res.StartedAt)
 	res.Stats = d.Run(ctx)
-	stopWatch()
+	res.Timeline = stopWatch()
 	res.Elapsed = time.Since(res.StartedAt)
 
 	rec := d.Recorder()
@@ -170,27 +170,23 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	return res, nil
 }
 
-// watch collects histograms every interval and reports progress until stopped;
-// the returned func takes the final collection.
-func watch(d *driver.Driver, cfg *Config, opt Options, start time.Time) func() {
+// watch collects histograms every interval, adds a point to the run's
+// timeline and reports progress until stopped; the returned func takes the
+// final collection and returns the timeline.
+func watch(d *driver.Driver, cfg *Config, opt Options, start time.Time) func() []TimelinePoint {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
-	collect := func(prevRecv *int64, prevAt *time.Time) {
+	tl := newTimeline(start)
+	collect := func() {
 		iv := d.Recorder().Collect()
+		pt := tl.add(iv, d.Progress())
 		if opt.OnInterval != nil {
 			opt.OnInterval(iv)
 		}
 		if opt.Progress != nil {
-			p := Progress{Progress: d.Progress(), Target: cfg.Conns, Elapsed: time.Since(start)}
-			if dt := iv.End.Sub(*prevAt).Seconds(); dt > 0 {
-				p.FramesPerSec = float64(p.FramesReceived-*prevRecv) / dt
-			}
-			*prevRecv, *prevAt = p.FramesReceived, iv.End
-			opt.Progress(p)
+			opt.Progress(Progress{Progress: tl.prev, Target: cfg.Conns, Elapsed: time.Since(start), FramesPerSec: pt.FramesPerSec})
 		}
 	}
-	var prevRecv int64
-	prevAt := start
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -199,16 +195,17 @@ func watch(d *driver.Driver, cfg *Config, opt Options, start time.Time) func() {
 		for {
 			select {
 			case <-t.C:
-				collect(&prevRecv, &prevAt)
+				collect()
 			case <-done:
 				return
 			}
 		}
 	}()
-	return func() {
+	return func() []TimelinePoint {
 		close(done)
 		wg.Wait()
-		collect(&prevRecv, &prevAt)
+		collect()
+		return tl.points
 	}
 }
 
@@ -307,7 +304,8 @@ func health(res *Result, ms0, ms1 runtime.MemStats) Health {
 	}
 	if h.CPUUtil > 0.9*float64(h.Cores) {
 		h.Saturated = true
-		h.Reasons = append(h.Reasons, fmt.Sprintf("generator saturated: the driver used %.2f of %d cores", h.CPUUtil, h.Cores))
+		h.Reasons = append(h.Reasons, fmt.Sprintf("generator saturated: the driver used more than 90%% of a core (%.2f cores of %d, %.0f%% of each on average)",
+			h.CPUUtil, h.Cores, 100*h.CPUUtil/float64(h.Cores)))
 	}
 	if lag := res.Histograms[metrics.SendLag]; lag != nil && lag.TotalCount() > 0 && res.Config.MsgRate > 0 {
 		h.SendLagP99 = time.Duration(lag.ValueAtQuantile(99))

@@ -14,8 +14,9 @@ func TestRunInProcess(t *testing.T) {
 	t.Parallel()
 	cfg := Default()
 	cfg.Conns, cfg.ConnectRate, cfg.Duration, cfg.MsgRate = 20, 0, Duration(600*time.Millisecond), 20
-	var progress int
-	res, err := Run(context.Background(), cfg, Options{Interval: 100 * time.Millisecond, Progress: func(Progress) { progress++ }})
+	var progress, intervals int
+	opt := Options{Interval: 100 * time.Millisecond, Progress: func(Progress) { progress++ }, OnInterval: func(metrics.Interval) { intervals++ }}
+	res, err := Run(context.Background(), cfg, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,6 +43,7 @@ func TestRunInProcess(t *testing.T) {
 	if progress == 0 {
 		t.Fatal("Progress was never called")
 	}
+	checkTimeline(t, res, intervals)
 	connect, steady := res.PhaseWalls()
 	if connect <= 0 || steady < 600*time.Millisecond {
 		t.Fatalf("phase walls connect %v steady %v", connect, steady)
@@ -60,5 +62,42 @@ func TestRunRejectsBadInputBeforeLoad(t *testing.T) {
 	_, err := Run(context.Background(), cfg, Options{})
 	if !IsInputError(err) {
 		t.Fatalf("err = %v, want an input error for the CA file", err)
+	}
+}
+
+// checkTimeline checks that the timeline has one point per collected interval
+// and that its counters add up to the run's.
+func checkTimeline(t *testing.T, res *Result, intervals int) {
+	t.Helper()
+	tl := res.Timeline
+	if len(tl) == 0 || len(tl) != intervals {
+		t.Fatalf("timeline has %d points, OnInterval was called %d times", len(tl), intervals)
+	}
+	var frames float64
+	prev := time.Duration(0)
+	for i, p := range tl {
+		if p.At <= prev {
+			t.Fatalf("point %d at %v, not after %v", i, p.At, prev)
+		}
+		frames += p.FramesPerSec * (p.At - prev).Seconds()
+		prev = p.At
+	}
+	if last := tl[len(tl)-1]; last.Established != res.Stats.Established {
+		t.Fatalf("last point says %d established, the run %d", last.Established, res.Stats.Established)
+	}
+	if got := int64(frames + 0.5); got != res.Stats.FramesReceived {
+		t.Fatalf("frames/s over the timeline add up to %d, the run received %d", got, res.Stats.FramesReceived)
+	}
+	var withTLS int
+	for _, p := range tl {
+		if p.TLSHandshakeP50 > 0 {
+			withTLS++
+			if p.TLSHandshakeP99 < p.TLSHandshakeP50 {
+				t.Fatalf("point %+v: p99 below p50", p)
+			}
+		}
+	}
+	if withTLS == 0 {
+		t.Fatal("no timeline point has a TLS handshake latency")
 	}
 }

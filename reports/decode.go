@@ -20,6 +20,8 @@ type Document struct {
 	Runs []*Report
 	// Series is set for a report of several runs ({schema, runs, comparison}).
 	Series bool
+	// Whole is the series report itself (with its comparison), when Series.
+	Whole *SeriesReport
 	// configs are the runs' configs as raw JSON, so a comparison also sees keys
 	// this version's Config does not know.
 	configs []map[string]json.RawMessage
@@ -107,8 +109,20 @@ func Decode(r io.Reader, name string) (*Document, error) {
 		if err := json.Unmarshal(raw, rep); err != nil {
 			return nil, bad("%s: %v", where, err)
 		}
+		for h := range rep.Histograms {
+			if _, err := rep.Histogram(h); err != nil {
+				return nil, bad("%s: %v", where, err)
+			}
+		}
 		doc.Runs = append(doc.Runs, rep)
 		doc.configs = append(doc.configs, cfg)
+	}
+	if doc.Series {
+		doc.Whole = &SeriesReport{}
+		if err := json.Unmarshal(b, doc.Whole); err != nil {
+			return nil, bad("not a valid series report: %v", err)
+		}
+		doc.Whole.Runs = doc.Runs
 	}
 	return doc, nil
 }

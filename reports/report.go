@@ -3,9 +3,6 @@
 package reports
 
 import (
-	"os"
-	"runtime"
-	"strings"
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
@@ -41,15 +38,12 @@ type Report struct {
 	// Thresholds are the config's threshold expressions checked against this run.
 	Thresholds []ThresholdResult `json:"thresholds,omitempty"`
 	Warnings   []string          `json:"warnings,omitempty"`
-}
-
-// Build says what produced the report and on which machine.
-type Build struct {
-	Version   string `json:"version"`
-	Commit    string `json:"commit"`
-	GoVersion string `json:"go_version"`
-	CPUModel  string `json:"cpu_model"`
-	Cores     int    `json:"cores"`
+	// Timeline has one point per collection interval (1 s).
+	Timeline []TimelinePoint `json:"timeline"`
+	// Histograms are the run totals by metric name (tcp_connect, ...,
+	// ws_rtt, ws_rtt_uncorrected, send_lag), each in HdrHistogram's V2
+	// compressed base64 encoding, nanoseconds; see Histogram.
+	Histograms map[string]string `json:"histograms,omitempty"`
 }
 
 // Target is where the load went.
@@ -182,11 +176,6 @@ type Verdict struct {
 	Reasons   []string `json:"reasons"`
 }
 
-// Meta is what the binary knows about itself.
-type Meta struct {
-	Version, Commit string
-}
-
 func summarize(h *hdr.Histogram) H {
 	if h == nil || h.TotalCount() == 0 {
 		return H{}
@@ -197,19 +186,6 @@ func summarize(h *hdr.Histogram) H {
 		P50Us: us(h.ValueAtQuantile(50)), P90Us: us(h.ValueAtQuantile(90)), P99Us: us(h.ValueAtQuantile(99)),
 		P999Us: us(h.ValueAtQuantile(99.9)), MaxUs: us(h.Max()),
 	}
-}
-
-func cpuModel() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return runtime.GOARCH
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return runtime.GOARCH
 }
 
 func perUs(d time.Duration, n int64) float64 {
@@ -232,7 +208,7 @@ func FromResult(res *bench.Result, meta Meta) *Report {
 	r := &Report{
 		Schema: Schema, Label: res.Config.Label, Config: res.Config, StartedAt: res.StartedAt,
 		DurationS: res.Elapsed.Seconds(), Partial: st.Interrupted,
-		Build:  Build{Version: meta.Version, Commit: meta.Commit, GoVersion: runtime.Version(), CPUModel: cpuModel(), Cores: runtime.NumCPU()},
+		Build:  newBuild(meta),
 		Target: Target{URL: res.TargetURL, Topology: res.Topology, Builtin: res.BuiltinTarget, InProcess: res.TargetInProcess},
 		Connections: Connections{Attempted: st.Attempted, Established: st.Established, Failed: st.Failed,
 			PeakConcurrent: st.PeakConcurrent, ClosedClean: st.ClosedClean, Errors: st.Errors, ErrorSamples: st.ErrorSamples},
@@ -291,5 +267,7 @@ func FromResult(res *bench.Result, meta Meta) *Report {
 	r.Cell, r.NotRun = res.Cell, res.NotRun
 	r.Verdict = verdict(r, hl)
 	applyThresholds(r)
+	r.Timeline = timelineOf(res.Timeline)
+	r.Histograms = encodeHistograms(res.Histograms)
 	return r
 }

@@ -109,9 +109,15 @@ func TestGoldenText(t *testing.T) {
 	if err := WriteText(&buf, r); err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "steady.txt")
+	checkGolden(t, "steady.txt", buf.Bytes())
+}
+
+// checkGolden compares got with testdata/name, or rewrites it with -update.
+func checkGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	golden := filepath.Join("testdata", name)
 	if *update {
-		if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -119,8 +125,8 @@ func TestGoldenText(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v (run go test ./reports -update to create it)", err)
 	}
-	if buf.String() != string(want) {
-		t.Fatalf("summary differs from %s (go test ./reports -update after checking):\n%s", golden, buf.String())
+	if string(got) != string(want) {
+		t.Fatalf("output differs from %s (go test ./reports -update after checking):\n%s", golden, got)
 	}
 }
 

@@ -3,7 +3,6 @@ package reports
 import (
 	"fmt"
 	"io"
-	"runtime"
 	"sort"
 	"strings"
 
@@ -115,7 +114,7 @@ func statOf(v []float64) Stat {
 
 // FromSeries builds the report of a series of runs.
 func FromSeries(results []*bench.Result, meta Meta) *SeriesReport {
-	sr := &SeriesReport{Schema: Schema, Build: Build{Version: meta.Version, Commit: meta.Commit, GoVersion: runtime.Version(), CPUModel: cpuModel(), Cores: runtime.NumCPU()}}
+	sr := &SeriesReport{Schema: Schema, Build: newBuild(meta)}
 	byCell := map[string][]*Report{}
 	var order []string
 	for _, res := range results {

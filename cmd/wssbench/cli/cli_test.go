@@ -261,10 +261,12 @@ func TestTopologyComparisonLeavesNothingRunning(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "term.json")
 	code, stdout, stderr := runMain("run", "--topology", strings.Join(topologies, ","), "--conns", "40", "--connect-rate", "0",
-		"--duration", "500ms", "--msg-rate", "20", "-q", "--out", out)
+		"--duration", "500ms", "--msg-rate", "20", "-q", "--out", out, "--hlog", filepath.Join(filepath.Dir(out), "term.hlog"),
+		"--html", filepath.Join(filepath.Dir(out), "term.html"), "--markdown", filepath.Join(filepath.Dir(out), "term.md"))
 	if code != ExitOK {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
+	checkSeriesOutputs(t, filepath.Dir(out), topologies)
 	var rep struct {
 		Runs []struct {
 			Target struct{ Topology string }

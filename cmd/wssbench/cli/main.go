@@ -34,6 +34,7 @@ Usage:
   wssbench serve [flags]        the built-in echo target, wss:// or ws://
   wssbench proxy [flags]        the built-in TLS-terminating proxy in front of a ws:// backend
   wssbench compare BASE CAND    a candidate report against a baseline: the regression gate
+  wssbench report FILE [flags]  render a saved JSON report as text, HTML (--html) or Markdown (--markdown)
   wssbench version              print the version
 
 Examples:
@@ -41,6 +42,7 @@ Examples:
   wssbench run --conns 5000 --connect-rate 1000 --duration 10s --msg-rate 2
   wssbench run --scenario handshake-storm               a shipped scenario (or a path to a .yaml file)
   wssbench run --topology direct,builtin,nginx,haproxy --repeat 3 --out out/term.json
+  wssbench report out/term.json --html out/term.html
   wssbench serve --listen 127.0.0.1:8443 &
   wssbench run --target wss://127.0.0.1:8443/ --ca /tmp/wssbench-serve-*/ca.pem
   wssbench run --threshold 'ws_rtt.p99 < 5ms' --threshold 'errors.rate < 0.1%' --junit out/junit.xml
@@ -65,6 +67,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return cmdProxy(args[1:], stdout, stderr)
 	case "compare":
 		return cmdCompare(args[1:], stdout, stderr)
+	case "report":
+		return cmdReport(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "wssbench %s (%s)\n", Version, Commit)
 		return ExitOK

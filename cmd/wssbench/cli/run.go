@@ -57,6 +57,7 @@ func runFlags(cfg *bench.Config) (*pflag.FlagSet, *runOut) {
 	fs.StringArrayVar(&cfg.Thresholds, "threshold", cfg.Thresholds, "pass/fail expression checked after the run, such as 'ws_rtt.p99 < 5ms' (repeatable; replaces the scenario's; a failure exits 3)")
 	fs.StringVarP(&out.jsonFile, "out", "o", "", "write the JSON report (schema wssbench/v1) to this file")
 	fs.StringVar(&out.junit, "junit", "", "write JUnit XML of the run's verdict and thresholds to this file")
+	out.files.addFlags(fs)
 	fs.BoolVarP(&out.quiet, "quiet", "q", false, "no progress line")
 	fs.StringVar(&out.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the driver to this file (for the driver's own hot spots)")
 	fs.Usage = func() {
@@ -81,6 +82,7 @@ Examples:
   wssbench run --mode handshake-storm --resume 50%% --cert-key rsa2048
   wssbench run --scenario tls-matrix --out out/matrix.json      every combination, side by side
   wssbench run --threshold 'ws_rtt.p99 < 5ms' --threshold 'errors.rate < 0.1%%' --junit out/junit.xml
+  wssbench run --conns 200 --duration 5s --html out/r.html --markdown out/r.md --hlog out/r.hlog
   wssbench run --target wss://127.0.0.1:8443/ --ca ca.pem --conns 10000 --source-ips 127.0.0.2-127.0.0.3
 
 Flags:
@@ -96,6 +98,8 @@ type runOut struct {
 	quiet    bool
 	// cpuProfile is a pprof output path for the driver process.
 	cpuProfile string
+	// files are --html, --markdown and --hlog.
+	files reportFiles
 }
 
 // loadRunConfig parses args over the scenario (if any) or the defaults: a flag
@@ -135,6 +139,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	opt := bench.Options{TargetArgv: []string{exe, "serve"}, ProxyArgv: []string{exe, "proxy"}}
+	series := len(cfg.Topology) > 1 || cfg.Repeat > 1 || cfg.Matrix != nil
+	if err := out.files.open(cfg, series); err != nil {
+		return errorCode(stderr, "run", err)
+	}
+	defer out.files.close()
+	out.files.attach(&opt)
 	var prog *progressLine
 	if !out.quiet {
 		prog = newProgressLine(stderr)
@@ -151,7 +161,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if len(cfg.Topology) > 1 || cfg.Repeat > 1 || cfg.Matrix != nil {
+	if series {
 		return runSeries(ctx, cfg, opt, out, prog, stdout, stderr)
 	}
 	res, err := bench.Run(ctx, cfg, opt)
@@ -171,16 +181,23 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stderr, "report written to %s\n", out.jsonFile)
 	}
+	if err := closeAndWrite(out, stderr, func() error { return out.files.writeRun(rep, stderr) }); err != nil {
+		return errorCode(stderr, "run", err)
+	}
 	return gate(stderr, out, rep.Verdict.OK, []*reports.Report{rep}, []string{rep.Label}, reports.ThresholdFailures(rep))
 }
 
 // runSeries runs a topology comparison and prints its table.
 func runSeries(ctx context.Context, cfg bench.Config, opt bench.Options, out *runOut, prog *progressLine, stdout, stderr io.Writer) int {
+	next := opt.OnRunStart
 	opt.OnRunStart = func(topology string, rep, of int) {
 		if prog != nil {
 			prog.done()
 		}
 		fmt.Fprintf(stderr, "run: %s (%d of %d)\n", topology, rep, of)
+		if next != nil {
+			next(topology, rep, of)
+		}
 	}
 	results, err := bench.RunSeries(ctx, cfg, opt)
 	if prog != nil {
@@ -198,6 +215,9 @@ func runSeries(ctx context.Context, cfg bench.Config, opt bench.Options, out *ru
 			return errorCode(stderr, "run", fmt.Errorf("write --out: %w", werr))
 		}
 		fmt.Fprintf(stderr, "report written to %s\n", out.jsonFile)
+	}
+	if werr := closeAndWrite(out, stderr, func() error { return out.files.writeSeries(sr, stderr) }); werr != nil {
+		return errorCode(stderr, "run", werr)
 	}
 	if err != nil {
 		return errorCode(stderr, "run", err)

@@ -1,0 +1,80 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/pflag"
+	"github.com/wssbench/wssbench/bench"
+	"github.com/wssbench/wssbench/reports"
+)
+
+// cmdReport renders a saved JSON report (one run or a series) again: the text
+// summary on stdout, and HTML and Markdown files when asked.
+func cmdReport(args []string, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet("report", pflag.ContinueOnError)
+	fs.SortFlags = false
+	var files reportFiles
+	fs.StringVar(&files.html, "html", "", "write the report as one self-contained HTML page with plots")
+	fs.StringVar(&files.markdown, "markdown", "", "write a Markdown summary (for a pull-request comment)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `wssbench report: render a saved JSON report
+
+Reads a report written by "wssbench run --out" (one run, or a comparison of
+several runs), prints its text summary, and writes it as a self-contained HTML
+page with plots (--html) or a Markdown summary for a pull-request comment
+(--markdown). The plots are drawn from the histograms and the timeline that
+the report carries, so nothing needs to run again.
+
+Usage:
+  wssbench report REPORT.json [--html FILE] [--markdown FILE]
+
+Examples:
+  wssbench report out/default.json
+  wssbench report out/default.json --html out/default.html
+  wssbench report out/termination.json --html out/term.html --markdown out/term.md
+
+Exit codes: 0 rendered; 2 the file is missing, not a wssbench/v1 report, or an
+output cannot be written.
+
+Flags:
+%s`, fs.FlagUsages())
+	}
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, pflag.ErrHelp):
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return ExitOK
+	case err != nil:
+		fmt.Fprintf(stderr, "wssbench report: %v\nRun \"wssbench report --help\" for the flags.\n", err)
+		return ExitBadInput
+	case fs.NArg() != 1:
+		fmt.Fprintf(stderr, "wssbench report: want one JSON report file, got %d arguments\nRun \"wssbench report --help\" for examples.\n", fs.NArg())
+		return ExitBadInput
+	}
+	doc, err := reports.ReadFile(fs.Arg(0))
+	if err != nil {
+		return errorCode(stderr, "report", &bench.InputError{Err: err})
+	}
+	if err := files.open(bench.Config{}, false); err != nil {
+		return errorCode(stderr, "report", err)
+	}
+	if doc.Series {
+		err = reports.WriteSeriesText(stdout, doc.Whole)
+		if err == nil {
+			err = files.writeSeries(doc.Whole, stderr)
+		}
+	} else {
+		err = reports.WriteText(stdout, doc.Runs[0])
+		if err == nil {
+			err = files.writeRun(doc.Runs[0], stderr)
+		}
+	}
+	if err != nil {
+		return errorCode(stderr, "report", err)
+	}
+	return ExitOK
+}

@@ -1,0 +1,143 @@
+package reports
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// figure is one labelled value of a report, shared by the HTML and Markdown pages.
+type figure struct {
+	Name, Value string
+}
+
+// latencyRow is one row of the latency table.
+type latencyRow struct {
+	Name string
+	H    H
+}
+
+// latencyRows are the non-empty latency summaries in report order.
+func latencyRows(r *Report) []latencyRow {
+	all := []latencyRow{
+		{"tcp_connect", r.Phases.TCPConnect}, {"tls_handshake", r.Phases.TLSHandshake},
+		{"ws_upgrade", r.Phases.WSUpgrade}, {"connect_total", r.Phases.ConnectTotal},
+		{"ws_rtt", r.Frames.RTT}, {"ws_rtt_uncorrected", r.Frames.RTTUncorrected},
+	}
+	var out []latencyRow
+	for _, row := range all {
+		if row.H.Count > 0 {
+			out = append(out, row)
+		}
+	}
+	return out
+}
+
+// headlineFigures are the figures a reader looks at first.
+func headlineFigures(r *Report) []figure {
+	cn, f, cpu := r.Connections, r.Frames, r.CPU
+	out := []figure{
+		{"connections", fmt.Sprintf("%d attempted, %d established, %d failed; peak %d open; %.0f/s connect rate",
+			cn.Attempted, cn.Established, cn.Failed, cn.PeakConcurrent, cn.ConnectPerSec)},
+	}
+	if len(cn.Errors) > 0 {
+		out = append(out, figure{"errors", counts(cn.Errors)})
+	}
+	if h := r.Phases.TLSHandshake; h.Count > 0 {
+		out = append(out, figure{"TLS handshake", fmt.Sprintf("p50 %s, p99 %s", fmtUs(h.P50Us), fmtUs(h.P99Us))})
+	}
+	if f.Sent > 0 {
+		s := fmt.Sprintf("%d sent, %d echoed, %d lost, %.0f/s", f.Sent, f.Received, f.Lost, f.PerSec)
+		if f.RequestedPerSec > 0 {
+			s += fmt.Sprintf(" (requested %.0f/s)", f.RequestedPerSec)
+		}
+		out = append(out, figure{"frames", s})
+	}
+	if h := f.RTT; h.Count > 0 {
+		out = append(out, figure{"frame round trip", fmt.Sprintf("p50 %s, p99 %s, p99.9 %s (uncorrected p99 %s)",
+			fmtUs(h.P50Us), fmtUs(h.P99Us), fmtUs(h.P999Us), fmtUs(f.RTTUncorrected.P99Us))})
+	}
+	if cpu.DriverUsPerHandshake > 0 {
+		s := "driver " + perCost(cpu.DriverUsPerHandshake, cpu.DriverUsPerFrame)
+		if cpu.TargetUsPerHandshake > 0 {
+			s += "; target " + perCost(cpu.TargetUsPerHandshake, cpu.TargetUsPerFrame)
+		}
+		if cpu.ProxyUsPerHandshake > 0 {
+			s += "; proxy " + perCost(cpu.ProxyUsPerHandshake, cpu.ProxyUsPerFrame)
+		}
+		out = append(out, figure{"CPU", s})
+	}
+	if cpu.HandshakeFrames > 0 {
+		s := fmt.Sprintf("one handshake costs the driver as much CPU as %.0f frames", cpu.HandshakeFrames)
+		if cpu.TargetHandshakeFrames > 0 {
+			s += fmt.Sprintf(" (the target: %.0f frames)", cpu.TargetHandshakeFrames)
+		}
+		out = append(out, figure{"headline", s})
+	}
+	if r.Memory.DriverPerConn > 0 {
+		out = append(out, figure{"memory", fmt.Sprintf("driver peak RSS %.1f MiB, %.1f KiB per connection",
+			float64(r.Memory.DriverPeakRSS)/(1<<20), r.Memory.DriverPerConn/1024)})
+	}
+	if t := r.TLS; t.Handshakes > 0 {
+		out = append(out, figure{"TLS negotiated", fmt.Sprintf("%s; %s; groups %s; %d resumed, %d HelloRetryRequest",
+			counts(t.Versions), counts(t.CipherSuites), counts(t.Groups), t.Resumed, t.HelloRetry)})
+	}
+	h := r.Health
+	out = append(out, figure{"generator", fmt.Sprintf("driver used %.2f of %d cores; %d GC cycles; p99 send lag %s",
+		h.CPUUtilCores, h.Cores, h.GCCycles, fmtUs(h.SendLagP99Us))})
+	return out
+}
+
+// configFigures lists the config's JSON keys and values in the order the
+// report writes them, so settings added to bench.Config show up by themselves.
+func configFigures(cfg any) []figure {
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		return []figure{{"config", err.Error()}}
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if _, err := dec.Token(); err != nil { // {
+		return nil
+	}
+	var out []figure
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			break
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			break
+		}
+		val := string(v)
+		var s string
+		if json.Unmarshal(v, &s) == nil {
+			val = s
+		}
+		out = append(out, figure{fmt.Sprint(k), val})
+	}
+	return out
+}
+
+// buildFigures say what produced the report, where and when.
+func buildFigures(b Build, startedAt time.Time, durationS float64) []figure {
+	out := []figure{
+		{"wssbench", strings.TrimSpace(b.Version + " (" + b.Commit + ")")},
+		{"Go", b.GoVersion},
+		{"CPU", fmt.Sprintf("%s, %d cores", b.CPUModel, b.Cores)},
+		{"OS", strings.TrimSpace(strings.Join([]string{b.OSRelease, b.OS + "/" + b.Arch, kernel(b.Kernel)}, " "))},
+	}
+	if !startedAt.IsZero() {
+		out = append(out, figure{"started", fmt.Sprintf("%s, ran %.1f s", startedAt.Format(time.RFC3339), durationS)})
+	}
+	return out
+}
+
+func kernel(k string) string {
+	if k == "" {
+		return ""
+	}
+	return "kernel " + k
+}
