@@ -213,7 +213,7 @@ func TestReportBadInputExitsTwo(t *testing.T) {
 	}
 	notJSON := write("notjson.json", "connections: 5\n")
 	v9 := write("v9.json", `{"schema": "wssbench/v9", "runs": []}`)
-	good := write("good.json", `{"schema": "wssbench/v1", "label": "old report without histograms"}`)
+	good := write("good.json", `{"schema": "wssbench/v1", "label": "old report without histograms", "config": {}, "connections": {}, "phases": {}, "frames": {}, "cpu": {}, "verdict": {"ok": true}}`)
 	unwritable := filepath.Join(write("afile", "x"), "sub", "r.html") // a folder under a file
 	tests := []struct {
 		name string
@@ -223,8 +223,8 @@ func TestReportBadInputExitsTwo(t *testing.T) {
 		{"no file", []string{"report"}, "want one JSON report"},
 		{"two files", []string{"report", good, good}, "want one JSON report"},
 		{"missing file", []string{"report", filepath.Join(dir, "none.json")}, "no such file"},
-		{"not JSON", []string{"report", notJSON}, "not a JSON report"},
-		{"unknown schema", []string{"report", v9}, `unknown schema "wssbench/v9"`},
+		{"not JSON", []string{"report", notJSON}, "not a JSON object"},
+		{"unknown schema", []string{"report", v9}, `is not "wssbench/v1"`},
 		{"unwritable html", []string{"report", good, "--html", unwritable}, "--html"},
 		{"unknown flag", []string{"report", good, "--htlm", "x"}, "unknown flag"},
 		{"run unwritable markdown", []string{"run", "--markdown", unwritable}, "--markdown"},
