@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -51,7 +52,27 @@ type Config struct {
 	DialTimeout time.Duration
 	// HandshakeTimeout bounds the TLS handshake with the client (default 10 s).
 	HandshakeTimeout time.Duration
+	// Relay picks how bytes are relayed once a connection is up (default
+	// RelayAuto).
+	Relay RelayMode
 }
+
+// RelayMode is how the built-in proxy relays the bytes of established
+// connections.
+type RelayMode string
+
+// Relay modes.
+const (
+	// RelayAuto is the event loop where the platform has one (Linux) and
+	// Delay is 0, else goroutines.
+	RelayAuto RelayMode = ""
+	// RelayEventLoop relays every connection from one epoll loop per worker
+	// (GOMAXPROCS); it applies only when Delay is 0.
+	RelayEventLoop RelayMode = "eventloop"
+	// RelayGoroutines relays each connection with two goroutines, one per
+	// direction, over Go's blocking I/O.
+	RelayGoroutines RelayMode = "goroutines"
+)
 
 // Server is a running built-in proxy.
 type Server struct {
@@ -62,6 +83,8 @@ type Server struct {
 	live   map[net.Conn]struct{}
 	down   bool
 	wg     sync.WaitGroup
+	loops  []*evLoop     // the event loops (none: goroutine relay); set by Serve
+	next   atomic.Uint32 // round robin over loops
 }
 
 // Listen checks cfg and opens the listening socket; call Serve to accept.
@@ -74,6 +97,11 @@ func Listen(cfg Config) (*Server, error) {
 	}
 	if cfg.Delay < 0 {
 		return nil, fmt.Errorf("builtin proxy: delay must not be negative (got %v)", cfg.Delay)
+	}
+	switch cfg.Relay {
+	case RelayAuto, RelayEventLoop, RelayGoroutines:
+	default:
+		return nil, fmt.Errorf("builtin proxy: relay %q is not one of %q, %q", cfg.Relay, RelayEventLoop, RelayGoroutines)
 	}
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = 5 * time.Second
@@ -103,6 +131,11 @@ func (s *Server) URL() string { return "wss://" + s.ln.Addr().String() + "/" }
 // sides) and returns once all are gone. It returns nil when ctx ended, or the
 // error that stopped accepting.
 func (s *Server) Serve(ctx context.Context) error {
+	if s.cfg.Delay == 0 && s.cfg.Relay != RelayGoroutines {
+		// Without the event loop (another platform, or out of file
+		// descriptors for epoll) connections are relayed by goroutines.
+		s.loops, _ = startEvLoops(s, runtime.GOMAXPROCS(0))
+	}
 	stop := context.AfterFunc(ctx, s.builtinShutdown)
 	defer stop()
 	var err error
@@ -182,6 +215,9 @@ func (s *Server) builtinShutdown() {
 	for c := range s.live {
 		c.Close()
 	}
+	for _, l := range s.loops {
+		l.shutdown()
+	}
 }
 
 // builtinHandle completes the TLS handshake, dials the backend and hands the
@@ -189,6 +225,10 @@ func (s *Server) builtinShutdown() {
 // handshake grew is not kept for the connection's life.
 func (s *Server) builtinHandle(ctx context.Context, raw net.Conn) {
 	defer s.wg.Done()
+	if len(s.loops) > 0 {
+		s.evHandle(ctx, raw)
+		return
+	}
 	var hc *relayHandshakeConn
 	var under net.Conn = raw
 	if s.cfg.Delay > 0 {
