@@ -134,7 +134,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	if s.cfg.Delay == 0 && s.cfg.Relay != RelayGoroutines {
 		// Without the event loop (another platform, or out of file
 		// descriptors for epoll) connections are relayed by goroutines.
-		s.loops, _ = startEvLoops(s, runtime.GOMAXPROCS(0))
+		loops, _ := startEvLoops(s, runtime.GOMAXPROCS(0))
+		s.mu.Lock()
+		s.loops = loops
+		s.mu.Unlock()
 	}
 	stop := context.AfterFunc(ctx, s.builtinShutdown)
 	defer stop()
