@@ -275,7 +275,9 @@ func (l *evLoop) add(p *evPair) {
 		l.gen++
 		sd.gen = l.gen
 		sd.pair = p
-		sd.readable, sd.writable = true, true
+		// Registering reports what the socket holds; bytes crypto/tls
+		// already read are tlsMore's.
+		sd.readable, sd.writable = false, true
 		for sd.fd >= len(l.sides) {
 			l.sides = append(l.sides, make([]*evSide, len(l.sides)+64)...)
 		}
