@@ -223,8 +223,9 @@ func (s *Server) builtinShutdown() {
 }
 
 // builtinHandle completes the TLS handshake, dials the backend and hands the
-// pair to the relay goroutines; it ends before they do, so the stack the
-// handshake grew is not kept for the connection's life.
+// pair to an event loop (evHandle) or to the relay goroutines; it ends before
+// they do, so the stack the handshake grew is not kept for the connection's
+// life.
 func (s *Server) builtinHandle(ctx context.Context, raw net.Conn) {
 	defer s.wg.Done()
 	if len(s.loops) > 0 {
