@@ -26,6 +26,7 @@ func cmdProxy(args []string, stdout, stderr io.Writer) int {
 	certKey := fs.String("cert-key", string(tlsconf.KeyECDSAP256), "key type of a generated certificate")
 	delay := fs.Duration("delay", 0, "one-way delay added in each direction, to emulate a network round trip on loopback")
 	tlsFlags := addServerTLSFlags(fs)
+	relay := fs.String("relay", "", "how established connections are relayed: eventloop or goroutines (default: eventloop without --delay)")
 	workers := fs.Int("workers", 0, "cores the proxy may use at once (GOMAXPROCS); 0 = all. wssbench run passes 1, as nginx and haproxy get one worker")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `wssbench proxy: the built-in TLS-terminating proxy
@@ -45,6 +46,10 @@ Examples:
 Flags:
 %s`, fs.FlagUsages())
 	}
+	// --relay is for A/B measurements of the proxy itself.
+	if err := fs.MarkHidden("relay"); err != nil {
+		return errorCode(stderr, "proxy", err)
+	}
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
 	}
@@ -54,6 +59,11 @@ Flags:
 	}
 	if *delay < 0 || *delay > time.Minute {
 		return errorCode(stderr, "proxy", &bench.InputError{Err: fmt.Errorf("--delay must be between 0 and 1m (got %v)", *delay)})
+	}
+	switch proxy.RelayMode(*relay) {
+	case proxy.RelayAuto, proxy.RelayEventLoop, proxy.RelayGoroutines:
+	default:
+		return errorCode(stderr, "proxy", &bench.InputError{Err: fmt.Errorf("--relay must be %s or %s (got %q)", proxy.RelayEventLoop, proxy.RelayGoroutines, *relay)})
 	}
 	if *workers < 0 {
 		return errorCode(stderr, "proxy", &bench.InputError{Err: fmt.Errorf("--workers must be 0 (all cores) or more (got %d)", *workers)})
@@ -71,7 +81,7 @@ Flags:
 	if err := tlsFlags.apply(tc); err != nil {
 		return errorCode(stderr, "proxy", err)
 	}
-	srv, err := proxy.Listen(proxy.Config{Listen: *listen, Backend: u.Host, TLS: tc, Delay: *delay})
+	srv, err := proxy.Listen(proxy.Config{Listen: *listen, Backend: u.Host, TLS: tc, Delay: *delay, Relay: proxy.RelayMode(*relay)})
 	if err != nil {
 		return errorCode(stderr, "proxy", &bench.InputError{Err: err})
 	}
