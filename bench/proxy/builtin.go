@@ -238,39 +238,50 @@ func (s *Server) builtinHandle(ctx context.Context, raw net.Conn) {
 		hc = &relayHandshakeConn{Conn: raw, rtt: 2 * s.cfg.Delay}
 		under = hc
 	}
-	tc := tls.Server(under, s.cfg.TLS)
-	if err := raw.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout)); err != nil {
-		s.builtinDrop(raw)
-		return
-	}
-	if err := tc.Handshake(); err != nil {
-		s.builtinDrop(raw)
+	tc, bc := s.handshakeAndDial(ctx, raw, under)
+	if tc == nil {
 		return
 	}
 	if hc != nil {
 		hc.done = true
-	}
-	if err := raw.SetDeadline(time.Time{}); err != nil {
-		s.builtinDrop(raw)
-		return
-	}
-	bc, err := s.dialer.DialContext(ctx, "tcp", s.cfg.Backend)
-	if err != nil {
-		// The backend is down: the client's upgrade sees the connection close.
-		tc.Close()
-		s.builtinUntrack(raw)
-		return
-	}
-	if !s.builtinTrack(bc) {
-		bc.Close()
-		s.builtinDrop(raw)
-		return
 	}
 	r := &relayConn{s: s, raw: raw, client: tc, backend: bc}
 	r.left.Store(2)
 	s.wg.Add(2)
 	go r.relay(false)
 	go r.relay(true)
+}
+
+// handshakeAndDial completes the TLS handshake with the client over under
+// (raw, or a wrapper of it) within the handshake timeout, then dials and
+// tracks the backend. On failure it closes what it opened and returns nils.
+func (s *Server) handshakeAndDial(ctx context.Context, raw, under net.Conn) (*tls.Conn, net.Conn) {
+	tc := tls.Server(under, s.cfg.TLS)
+	if err := raw.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout)); err != nil {
+		s.builtinDrop(raw)
+		return nil, nil
+	}
+	if err := tc.Handshake(); err != nil {
+		s.builtinDrop(raw)
+		return nil, nil
+	}
+	if err := raw.SetDeadline(time.Time{}); err != nil {
+		s.builtinDrop(raw)
+		return nil, nil
+	}
+	bc, err := s.dialer.DialContext(ctx, "tcp", s.cfg.Backend)
+	if err != nil {
+		// The backend is down: the client's upgrade sees the connection close.
+		tc.Close()
+		s.builtinUntrack(raw)
+		return nil, nil
+	}
+	if !s.builtinTrack(bc) {
+		bc.Close()
+		s.builtinDrop(raw)
+		return nil, nil
+	}
+	return tc, bc
 }
 
 func (s *Server) builtinDrop(c net.Conn) {

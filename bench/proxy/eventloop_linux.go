@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -332,25 +331,8 @@ func (l *evLoop) startLinger(p *evPair) {
 // and hands both sockets to an event loop.
 func (s *Server) evHandle(ctx context.Context, raw net.Conn) {
 	ec := &evConn{Conn: raw}
-	tc := tls.Server(ec, s.cfg.TLS)
-	if err := raw.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout)); err != nil {
-		s.builtinDrop(raw)
-		return
-	}
-	if err := tc.Handshake(); err != nil {
-		s.builtinDrop(raw)
-		return
-	}
-	bc, err := s.dialer.DialContext(ctx, "tcp", s.cfg.Backend)
-	if err != nil {
-		// The backend is down: the client's upgrade sees the connection close.
-		tc.Close()
-		s.builtinUntrack(raw)
-		return
-	}
-	if !s.builtinTrack(bc) {
-		bc.Close()
-		s.builtinDrop(raw)
+	tc, bc := s.handshakeAndDial(ctx, raw, ec)
+	if tc == nil {
 		return
 	}
 	p := &evPair{tc: tc, keys: [2]net.Conn{raw, bc}}
