@@ -130,87 +130,15 @@ func IsInputError(err error) bool {
 	return errors.As(err, &ie)
 }
 
-// Validate checks every setting and returns an *InputError that says what to
-// change for the first one that cannot work.
-func (c *Config) Validate() error {
-	switch driver.Mode(c.Mode) {
-	case driver.ModeSteady, driver.ModeStorm, driver.ModeHold:
-	default:
-		return inputErr("mode %q is not one of steady, handshake-storm, connect-hold", c.Mode)
+// mode is the config's mode, typed.
+func (c *Config) mode() driver.Mode { return driver.Mode(c.Mode) }
+
+// topology is the one topology of a cell's config (direct when none is given).
+func (c *Config) topology() string {
+	if len(c.Topology) > 0 {
+		return c.Topology[0]
 	}
-	if c.Target != "" {
-		if _, err := ParseTarget(c.Target); err != nil {
-			return err
-		}
-	}
-	if c.Conns < 1 {
-		return inputErr("--conns must be at least 1 (got %d)", c.Conns)
-	}
-	if c.ConnectRate < 0 {
-		return inputErr("--connect-rate must be 0 (as fast as possible) or positive (got %g)", c.ConnectRate)
-	}
-	if c.Duration <= 0 {
-		return inputErr("--duration must be positive, such as 10s (got %s)", c.Duration)
-	}
-	if c.MsgRate < 0 {
-		return inputErr("--msg-rate must be 0 (closed-loop ping-pong) or positive (got %g)", c.MsgRate)
-	}
-	if min := driver.MinPayloadBytes(c.Binary); c.PayloadBytes < min {
-		kind := "text"
-		if c.Binary {
-			kind = "binary"
-		}
-		return inputErr("--size must be at least %d bytes for %s frames, which carry a connection id, sequence and send time (got %d)", min, kind, c.PayloadBytes)
-	}
-	if c.PayloadBytes > 16<<20 {
-		return inputErr("--size must be at most 16 MiB (got %d)", c.PayloadBytes)
-	}
-	if c.ConnectTimeout <= 0 || c.FrameTimeout <= 0 {
-		return inputErr("--connect-timeout and --frame-timeout must be positive")
-	}
-	for _, h := range c.Headers {
-		if _, _, err := splitHeader(h); err != nil {
-			return err
-		}
-	}
-	if _, err := ParseSourceIPs(c.SourceIPs); err != nil {
-		return err
-	}
-	if c.CertKey != "" && !contains(tlsconf.KeyTypes(), c.CertKey) {
-		return inputErr("cert key type %q is not one of %s", c.CertKey, strings.Join(tlsconf.KeyTypes(), ", "))
-	}
-	seen := map[string]bool{}
-	for _, t := range c.topologies() {
-		if !contains(Topologies(), t) {
-			return inputErr("topology %q is not one of %s", t, strings.Join(Topologies(), ", "))
-		}
-		if seen[t] {
-			return inputErr("topology %q is listed twice; use --repeat to run it again", t)
-		}
-		seen[t] = true
-	}
-	if t := c.topologies(); c.Target != "" && !(len(t) == 1 && t[0] == TopologyDirect) {
-		return inputErr("--topology needs the built-in target: wssbench starts the proxies in front of it; leave out --target")
-	}
-	if c.Repeat < 0 || c.Repeat > 100 {
-		return inputErr("--repeat must be between 1 and 100 (got %d)", c.Repeat)
-	}
-	if c.ProxyDelay < 0 {
-		return inputErr("--delay must not be negative")
-	}
-	if c.ProxyDelay > 0 && !seen[TopologyBuiltin] {
-		return inputErr("--delay is added by the built-in proxy: include builtin in --topology")
-	}
-	if c.Target != "" && c.CertKey != "" && c.CertKey != string(tlsconf.KeyECDSAP256) {
-		return inputErr("cert_key applies only to the built-in target; leave it out with --target")
-	}
-	if err := c.validateTLS(); err != nil {
-		return err
-	}
-	if err := c.Matrix.validate(c); err != nil {
-		return err
-	}
-	return validateThresholds(c)
+	return TopologyDirect
 }
 
 func contains(list []string, s string) bool {

@@ -1,8 +1,6 @@
 package bench
 
 import (
-	"crypto/tls"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -64,75 +62,52 @@ func (c *Config) goServers() bool {
 	return slices.Contains(t, TopologyDirect) || slices.Contains(t, TopologyBuiltin)
 }
 
-// validateTLS checks the TLS settings: names, combinations that cannot work,
-// and files that must load.
-func (c *Config) validateTLS() error {
+// checkTLS resolves the TLS settings and checks them: names, combinations
+// that cannot work, and what goes with the target.
+func (c *Config) checkTLS() (tlsconf.Profile, error) {
 	p, err := c.TLSProfile()
 	if err != nil {
-		return err
+		return p, err
 	}
+	fail := func(err error) (tlsconf.Profile, error) { return p, err }
 	builtin := c.Target == ""
 	plain := !builtin && strings.HasPrefix(c.Target, "ws://")
 	asked := c.TLSMin != "" || c.TLSMax != "" || len(c.Ciphers) > 0 || len(c.Groups) > 0 || len(c.ALPN) > 0 ||
 		c.Resume != "" && c.ResumeShare() > 0 || c.ClientCert != ""
 	if plain && asked {
-		return inputErr("TLS settings (--tls-min/max, --ciphers, --groups, --alpn, --resume, --client-cert) need a wss:// target, but --target is %s", c.Target)
+		return fail(inputErr("TLS settings (--tls-min/max, --ciphers, --groups, --alpn, --resume, --client-cert) need a wss:// target, but --target is %s", c.Target))
 	}
 	certKey := tlsconf.KeyType("")
 	if builtin {
 		certKey = tlsconf.KeyType(c.CertKey)
 	}
 	if err := p.Check(c.goServers(), certKey); err != nil {
-		return &InputError{Err: err}
+		return fail(&InputError{Err: err})
 	}
 	if _, err := ParseShare(c.Resume); err != nil {
-		return err
+		return fail(err)
 	}
 	if c.ChainLength < 0 || c.ChainLength > tlsconf.MaxIntermediates {
-		return inputErr("--chain-length must be between 0 and %d intermediate CAs (got %d)", tlsconf.MaxIntermediates, c.ChainLength)
+		return fail(inputErr("--chain-length must be between 0 and %d intermediate CAs (got %d)", tlsconf.MaxIntermediates, c.ChainLength))
 	}
 	if c.ChainLength > 0 && !builtin {
-		return inputErr("--chain-length applies only to the built-in target's certificate; leave it out with --target")
+		return fail(inputErr("--chain-length applies only to the built-in target's certificate; leave it out with --target"))
 	}
 	switch {
 	case c.ClientCert == ClientCertAuto:
 		if !builtin {
-			return inputErr("--client-cert auto issues a certificate from the built-in target's CA; with --target give --client-cert FILE --client-key FILE")
+			return fail(inputErr("--client-cert auto issues a certificate from the built-in target's CA; with --target give --client-cert FILE --client-key FILE"))
 		}
 		if c.ClientKey != "" {
-			return inputErr("--client-key goes with a --client-cert file, not with --client-cert auto")
+			return fail(inputErr("--client-key goes with a --client-cert file, not with --client-cert auto"))
 		}
 	case c.ClientCert != "" || c.ClientKey != "":
 		if c.ClientCert == "" || c.ClientKey == "" {
-			return inputErr("--client-cert and --client-key go together: give both (or --client-cert auto)")
+			return fail(inputErr("--client-cert and --client-key go together: give both (or --client-cert auto)"))
 		}
 		if builtin {
-			return inputErr("--client-cert FILE is for a --target of your own; the built-in target trusts only --client-cert auto, which it issues")
-		}
-		if _, err := tlsconf.LoadKeyPair(c.ClientCert, c.ClientKey); err != nil {
-			return &InputError{Err: fmt.Errorf("--client-cert: %w", err)}
+			return fail(inputErr("--client-cert FILE is for a --target of your own; the built-in target trusts only --client-cert auto, which it issues"))
 		}
 	}
-	return nil
-}
-
-// applyClientTLS sets the config's TLS settings on the driver's client
-// config; chain is the built-in target's (nil with --target).
-func (c *Config) applyClientTLS(tc *tls.Config, chain *tlsconf.Chain) error {
-	p, err := c.TLSProfile()
-	if err != nil {
-		return err
-	}
-	p.ApplyClient(tc)
-	switch {
-	case c.ClientCert == ClientCertAuto && chain != nil:
-		tc.Certificates = []tls.Certificate{chain.Client}
-	case c.ClientCert != "" && c.ClientCert != ClientCertAuto:
-		cert, err := tlsconf.LoadKeyPair(c.ClientCert, c.ClientKey)
-		if err != nil {
-			return &InputError{Err: fmt.Errorf("--client-cert: %w", err)}
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
-	return nil
+	return p, nil
 }

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 )
@@ -25,17 +24,6 @@ type Matrix struct {
 
 // MaxCells bounds how many cells one matrix may expand into.
 const MaxCells = 256
-
-// Cell is one configuration of a series: a topology of a comparison, or a
-// combination of a matrix.
-type Cell struct {
-	// Name is the cell's label in reports: its topology, and its matrix values.
-	Name string
-	// Config is the cell's own configuration (no matrix, one topology, one repeat).
-	Config Config
-	// Invalid, if set, says why the cell cannot work; it is reported, not run.
-	Invalid error
-}
 
 // axis is one setting a matrix varies.
 type axis struct {
@@ -87,16 +75,10 @@ func (m *Matrix) axes() []axis {
 	return out
 }
 
-// validate checks the matrix's shape; each cell is checked on its own by Cells.
-func (m *Matrix) validate(c *Config) error {
-	if m == nil {
-		return nil
-	}
-	if len(m.axes()) == 0 && len(m.Topology) == 0 {
+// validate checks the matrix's shape; each cell is checked on its own by Plan.
+func (m *Matrix) validate() error {
+	if m != nil && len(m.axes()) == 0 && len(m.Topology) == 0 {
 		return inputErr("matrix has no values: give at least one setting a list, such as `tls_max: [\"1.2\", \"1.3\"]`")
-	}
-	if n := len(c.Cells()); n > MaxCells {
-		return inputErr("matrix expands into %d cells, more than %d; vary fewer settings at once", n, MaxCells)
 	}
 	return nil
 }
@@ -112,11 +94,10 @@ func (c *Config) topologies() []string {
 	return []string{TopologyDirect}
 }
 
-// Cells expands the config into the cells of a series: one per topology for a
-// comparison, times every combination of the matrix's values. The first cell
-// (the first value of every setting) is the baseline. A cell whose settings
-// cannot work together has Invalid set.
-func (c *Config) Cells() []Cell {
+// expand expands the config into the cells of a series, unresolved: one per
+// topology for a comparison, times every combination of the matrix's values.
+// The first cell (the first value of every setting) is the baseline.
+func (c *Config) expand() []*Cell {
 	base := *c
 	base.Matrix, base.Repeat = nil, 1
 	axes := c.Matrix.axes()
@@ -136,9 +117,8 @@ func (c *Config) Cells() []Cell {
 		}
 		cells = next
 	}
-	topos := c.topologies()
-	var out []Cell
-	for _, t := range topos {
+	var out []*Cell
+	for _, t := range c.topologies() {
 		for _, p := range cells {
 			cfg := p.cfg
 			cfg.Topology = []string{t}
@@ -150,11 +130,7 @@ func (c *Config) Cells() []Cell {
 			if c.Label != "" {
 				cfg.Label = c.Label + "/" + name
 			}
-			cell := Cell{Name: name, Config: cfg}
-			if err := cfg.Validate(); err != nil {
-				cell.Invalid = fmt.Errorf("cannot work: %w", err)
-			}
-			out = append(out, cell)
+			out = append(out, &Cell{Name: name, Config: cfg, Topology: t})
 		}
 	}
 	return out

@@ -18,11 +18,9 @@ type Result struct {
 	// Topology is who terminated TLS: direct, builtin, nginx or haproxy.
 	Topology      string
 	BuiltinTarget bool
-	// Cell names the run within a series (its topology, and its matrix
-	// values); empty for a single run.
-	Cell string
-	// InMatrix is set when the cell is a combination of a matrix, whose cells differ in their settings.
-	InMatrix bool
+	// Cell is the plan's cell this run ran; Repetition counts its runs from 1.
+	Cell       *Cell
+	Repetition int
 	// NotRun, if set, says why this cell of a series did not run (settings
 	// that cannot work together, or a server that did not start); then
 	// nothing else was measured.
@@ -39,6 +37,8 @@ type Result struct {
 	Histograms [metrics.NumMetrics]*hdr.Histogram
 	// Timeline has one point per collection interval (Options.Interval), in order.
 	Timeline []TimelinePoint
+	// Intervals are the histograms of each collection interval, encoded.
+	Intervals []Interval
 	// Clipped counts latency samples above the histogram's range.
 	Clipped int64
 	// CPU is per-process CPU time, whole run and by phase.
@@ -49,6 +49,12 @@ type Result struct {
 	Health Health
 	// Warnings are things the user should know about the run.
 	Warnings []string
+	// ChildFailures name each process the harness started that exited
+	// during the run, with its exit status.
+	ChildFailures []string
+	// Crosscheck compares the built-in target's own counts with the
+	// driver's; nil when the target is not wssbench's.
+	Crosscheck *Crosscheck
 }
 
 // PhaseCPU is CPU time spent in each phase of a run.
@@ -93,7 +99,7 @@ type Health struct {
 	SendLagP99 time.Duration
 	// Saturated is set when the driver could not keep its schedule; Reasons says why.
 	Saturated bool
-	Reasons   []string
+	Reasons   []Reason
 }
 
 // The run modes, as written in Config.Mode.
@@ -103,6 +109,9 @@ const (
 	ModeHold   = string(driver.ModeHold)
 )
 
+// Mode is the run's mode, typed: what it does is asked of its methods.
+func (r *Result) Mode() driver.Mode { return r.Config.mode() }
+
 // PhaseWalls returns the wall time of the connect phase (the ramp, or the
 // whole storm) and of the steady phase (the frame or hold window).
 func (r *Result) PhaseWalls() (connect, steady time.Duration) {
@@ -110,12 +119,12 @@ func (r *Result) PhaseWalls() (connect, steady time.Duration) {
 	for _, m := range r.Stats.Phases {
 		at[m.Name] = m.At
 	}
-	if r.Config.Mode == ModeStorm {
-		return at["close"].Sub(at["connect"]), 0
+	if !r.Mode().HoldsAll() {
+		return at[driver.PhaseClose].Sub(at[driver.PhaseConnect]), 0
 	}
-	if s, ok := at["steady"]; ok {
-		connect = s.Sub(at["connect"])
-		steady = at["close"].Sub(s)
+	if s, ok := at[driver.PhaseSteady]; ok {
+		connect = s.Sub(at[driver.PhaseConnect])
+		steady = at[driver.PhaseClose].Sub(s)
 	}
 	return connect, steady
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"net/http"
 	"os"
 	"runtime"
 	"sync"
@@ -13,9 +12,7 @@ import (
 
 	"github.com/wssbench/wssbench/bench/driver"
 	"github.com/wssbench/wssbench/bench/metrics"
-	"github.com/wssbench/wssbench/bench/pace"
 	"github.com/wssbench/wssbench/bench/proc"
-	"github.com/wssbench/wssbench/bench/tlsconf"
 )
 
 // Options are how a caller watches and hosts a run; they do not change what is measured.
@@ -48,36 +45,17 @@ type Progress struct {
 	FramesPerSec float64
 }
 
-// Run performs one benchmark run. A cancelled ctx ends the run early: the
-// connections are closed and the partial Result is returned with
-// Stats.Interrupted set. Errors are bad input (*InputError) or a run that
-// could not start.
-func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	if err := cfg.Preflight(ReadLimits(), cfg.Target == "" && len(opt.TargetArgv) == 0); err != nil {
-		return nil, err
-	}
-	if err := checkProxyPrograms(cfg.Topology); err != nil {
-		return nil, err
-	}
-	if opt.Interval <= 0 {
-		opt.Interval = time.Second
-	}
-	res := &Result{Config: cfg, StartedAt: time.Now()}
-	dc, err := resolve(&cfg)
-	if err != nil {
-		return nil, err
-	}
-	topology := TopologyDirect
-	if len(cfg.Topology) > 0 {
-		topology = cfg.Topology[0]
-	}
-	res.Topology = topology
+// runOne performs one run of one cell (its rep-th repetition). A cancelled
+// ctx ends the run early: the connections are closed and the partial Result
+// is returned with Stats.Interrupted set. An error is a run that could not
+// start.
+func runOne(ctx context.Context, cell *Cell, rep int, opt Options) (*Result, error) {
+	cfg := &cell.Config
+	res := &Result{Config: *cfg, Cell: cell, Repetition: rep, Topology: cell.Topology, StartedAt: time.Now()}
+	dc := cell.Driver
 	var targetPID, proxyPID int
 	if cfg.Target == "" {
-		env, err := startEnvironment(ctx, &cfg, opt, topology)
+		env, err := startEnvironment(ctx, cfg, opt, cell.Topology)
 		if err != nil {
 			return nil, err
 		}
@@ -88,9 +66,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 			return nil, fmt.Errorf("built-in target gave a bad URL %q: %w", env.url, err)
 		}
 		dc.TLS = &tls.Config{RootCAs: env.chain.Pool(), ServerName: "localhost"}
-		if err := cfg.applyClientTLS(dc.TLS, env.chain); err != nil {
-			return nil, err
-		}
+		cell.applyClientTLS(dc.TLS, env.chain)
 		res.Warnings = append(res.Warnings, env.warnings...)
 	}
 	res.TargetURL = dc.URL.String()
@@ -100,13 +76,13 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 
 	cpuMarks := map[string][3]time.Duration{}
 	dc.OnPhase = func(name string, _ time.Time) {
-		if name == "connect" && proxyPID > 0 {
+		if name == driver.PhaseConnect && proxyPID > 0 {
 			// Before the first connection: the proxy's own footprint.
 			if rss, err := proc.TreePeakRSS(proxyPID); err == nil {
 				res.Memory.ProxyBaselineRSS = rss
 			}
 		}
-		if name == "steady" {
+		if name == driver.PhaseSteady {
 			// Every connection is up and none has closed: where the driver's
 			// memory goes. Taken before the CPU reading, so the collection's
 			// cost falls in the connect phase, not in the per-frame figure.
@@ -115,17 +91,21 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 			runtime.ReadMemStats(&ms)
 			res.Memory.DriverHeapInUse, res.Memory.DriverStackInUse = int64(ms.HeapInuse), int64(ms.StackInuse)
 		}
-		var t, p time.Duration
-		// A read error leaves that process's CPU at 0 for this mark.
+		// A process that cannot be read (it died) leaves its CPU unknown: -1.
+		t, p := time.Duration(-1), time.Duration(-1)
 		if targetPID > 0 {
-			t, _ = proc.TreeCPU(targetPID)
+			if v, err := proc.TreeCPU(targetPID); err == nil {
+				t = v
+			}
 		}
 		if proxyPID > 0 {
-			p, _ = proc.TreeCPU(proxyPID)
+			if v, err := proc.TreeCPU(proxyPID); err == nil {
+				p = v
+			}
 		}
 		cpuMarks[name] = [3]time.Duration{proc.SelfCPU(), t, p}
 	}
-	d, err := driver.New(dc)
+	d, err := driver.New(&dc)
 	if err != nil {
 		return nil, &InputError{Err: err}
 	}
@@ -139,9 +119,9 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	var ms0 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
 
-	stopWatch := watch(d, &cfg, opt, res.StartedAt)
+	stopWatch := watch(d, cfg, opt, res)
 	res.Stats = d.Run(ctx)
-	res.Timeline = stopWatch()
+	stopWatch()
 	res.Elapsed = time.Since(res.StartedAt)
 
 	rec := d.Recorder()
@@ -165,26 +145,27 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	}
 	var ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms1)
-	res.CPU = phaseCPU(cpuMarks, driver.Mode(cfg.Mode))
+	res.CPU = phaseCPU(cpuMarks, cfg.mode())
 	res.Health = health(res, ms0, ms1)
 	return res, nil
 }
 
 // watch collects histograms every interval, adds a point to the run's
-// timeline and reports progress until stopped; the returned func takes the
-// final collection and returns the timeline.
-func watch(d *driver.Driver, cfg *Config, opt Options, start time.Time) func() []TimelinePoint {
+// timeline and its interval histograms, and reports progress until stopped;
+// the returned func takes the final collection.
+func watch(d *driver.Driver, cfg *Config, opt Options, res *Result) func() {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
-	tl := newTimeline(start)
+	tl := newTimeline(res.StartedAt)
 	collect := func() {
 		iv := d.Recorder().Collect()
 		pt := tl.add(iv, d.Progress())
+		res.Intervals = append(res.Intervals, encodeInterval(iv))
 		if opt.OnInterval != nil {
 			opt.OnInterval(iv)
 		}
 		if opt.Progress != nil {
-			opt.Progress(Progress{Progress: tl.prev, Target: cfg.Conns, Elapsed: time.Since(start), FramesPerSec: pt.FramesPerSec})
+			opt.Progress(Progress{Progress: tl.prev, Target: cfg.Conns, Elapsed: time.Since(res.StartedAt), FramesPerSec: pt.FramesPerSec})
 		}
 	}
 	wg.Add(1)
@@ -201,91 +182,39 @@ func watch(d *driver.Driver, cfg *Config, opt Options, start time.Time) func() [
 			}
 		}
 	}()
-	return func() []TimelinePoint {
+	return func() {
 		close(done)
 		wg.Wait()
 		collect()
-		return tl.points
+		res.Timeline = tl.points
 	}
-}
-
-// resolve turns the user's Config into the driver's ready-to-use one.
-func resolve(cfg *Config) (*driver.Config, error) {
-	dc := &driver.Config{
-		Mode:           driver.Mode(cfg.Mode),
-		Conns:          cfg.Conns,
-		Arrival:        pace.Constant{Rate: cfg.ConnectRate},
-		ConnectTimeout: time.Duration(cfg.ConnectTimeout),
-		Duration:       time.Duration(cfg.Duration),
-		MsgRate:        cfg.MsgRate,
-		PayloadBytes:   cfg.PayloadBytes,
-		Binary:         cfg.Binary,
-		FrameTimeout:   time.Duration(cfg.FrameTimeout),
-		Subprotocols:   cfg.Subprotocols,
-		ResumeShare:    cfg.ResumeShare(),
-		Shards:         2 * runtime.GOMAXPROCS(0),
-	}
-	var err error
-	if dc.SourceIPs, err = ParseSourceIPs(cfg.SourceIPs); err != nil {
-		return nil, err
-	}
-	if len(cfg.Headers) > 0 {
-		dc.Header = http.Header{}
-		for _, h := range cfg.Headers {
-			k, v, err := splitHeader(h)
-			if err != nil {
-				return nil, err
-			}
-			dc.Header.Add(k, v)
-		}
-	}
-	if cfg.Target == "" {
-		return dc, nil
-	}
-	if dc.URL, err = ParseTarget(cfg.Target); err != nil {
-		return nil, err
-	}
-	if dc.URL.Scheme == "wss" {
-		// tls.Client, unlike tls.Dial, does not take the server name from the address.
-		tc := &tls.Config{ServerName: cmp.Or(cfg.ServerName, dc.URL.Hostname()), InsecureSkipVerify: cfg.Insecure}
-		if cfg.CAFile != "" {
-			if tc.RootCAs, err = tlsconf.LoadCAPool(cfg.CAFile); err != nil {
-				return nil, &InputError{Err: fmt.Errorf("--ca: %w", err)}
-			}
-		}
-		if err := cfg.applyClientTLS(tc, nil); err != nil {
-			return nil, err
-		}
-		dc.TLS = tc
-	} else if cfg.CAFile != "" || cfg.Insecure || cfg.ServerName != "" {
-		return nil, inputErr("--ca, --insecure and --server-name apply only to wss:// targets, but --target is %s", cfg.Target)
-	}
-	return dc, nil
 }
 
 // phaseCPU turns CPU readings taken at phase marks into per-phase figures.
 func phaseCPU(marks map[string][3]time.Duration, mode driver.Mode) CPU {
+	connect, steady, closing, done := driver.PhaseConnect, driver.PhaseSteady, driver.PhaseClose, driver.PhaseDone
 	diff := func(from, to string, i int) time.Duration {
 		a, ok1 := marks[from]
 		b, ok2 := marks[to]
-		if !ok1 || !ok2 {
+		if !ok1 || !ok2 || a[i] < 0 || b[i] < a[i] {
+			// Not read, or a process that died: unknown, never negative.
 			return 0
 		}
 		return b[i] - a[i]
 	}
 	var c CPU
 	for i, p := range []*PhaseCPU{&c.DriverByPhase, &c.TargetByPhase, &c.ProxyByPhase} {
-		if mode == driver.ModeStorm {
-			p.Connect = diff("connect", "close", i)
+		if mode.HoldsAll() {
+			p.Connect = diff(connect, steady, i)
+			p.Steady = diff(steady, closing, i)
 		} else {
-			p.Connect = diff("connect", "steady", i)
-			p.Steady = diff("steady", "close", i)
+			p.Connect = diff(connect, closing, i)
 		}
-		p.Close = diff("close", "done", i)
+		p.Close = diff(closing, done, i)
 	}
-	c.Driver = diff("connect", "done", 0)
-	c.Target = diff("connect", "done", 1)
-	c.Proxy = diff("connect", "done", 2)
+	c.Driver = diff(connect, done, 0)
+	c.Target = diff(connect, done, 1)
+	c.Proxy = diff(connect, done, 2)
 	return c
 }
 
@@ -296,7 +225,7 @@ func health(res *Result, ms0, ms1 runtime.MemStats) Health {
 	// The measured window: the frame (or hold) window, or the whole storm.
 	connectWall, wall := res.PhaseWalls()
 	cpu := res.CPU.DriverByPhase.Steady
-	if res.Config.Mode == ModeStorm {
+	if !res.Config.mode().HoldsAll() {
 		wall, cpu = connectWall, res.CPU.DriverByPhase.Connect
 	}
 	if wall > 0 {
@@ -304,7 +233,7 @@ func health(res *Result, ms0, ms1 runtime.MemStats) Health {
 	}
 	if h.CPUUtil > 0.9*float64(h.Cores) {
 		h.Saturated = true
-		h.Reasons = append(h.Reasons, fmt.Sprintf("generator saturated: the driver used more than 90%% of a core (%.2f cores of %d, %.0f%% of each on average)",
+		h.Reasons = append(h.Reasons, reasonf(ReasonSaturated, "generator saturated: the driver used more than 90%% of a core (%.2f cores of %d, %.0f%% of each on average)",
 			h.CPUUtil, h.Cores, 100*h.CPUUtil/float64(h.Cores)))
 	}
 	if lag := res.Histograms[metrics.SendLag]; lag != nil && lag.TotalCount() > 0 && res.Config.MsgRate > 0 {
@@ -312,7 +241,7 @@ func health(res *Result, ms0, ms1 runtime.MemStats) Health {
 		interval := time.Duration(float64(time.Second) / res.Config.MsgRate)
 		if h.SendLagP99 > interval/10 && h.SendLagP99 > 5*time.Millisecond {
 			h.Saturated = true
-			h.Reasons = append(h.Reasons, fmt.Sprintf("generator late: p99 send lag %v against a %v schedule", h.SendLagP99.Round(time.Microsecond), interval))
+			h.Reasons = append(h.Reasons, reasonf(ReasonSaturated, "generator late: p99 send lag %v against a %v schedule", h.SendLagP99.Round(time.Microsecond), interval))
 		}
 	}
 	return h

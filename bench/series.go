@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"strings"
 	"time"
 
 	"github.com/wssbench/wssbench/bench/driver"
-	"strings"
 )
 
 // checkProxyPrograms refuses, before any load, topologies whose program is not
@@ -37,58 +37,84 @@ func checkProxyPrograms(topologies []string) error {
 		strings.Join(missing, " and "), strings.Join(missing, " "), strings.Join(missing, ","), can)
 }
 
-// RunSeries runs every cell of cfg (each topology of a comparison, times each
+// Series is what a plan's runs measured: one Result per run, in run order.
+// A single run is a series of one.
+type Series struct {
+	// Plan is the plan that ran.
+	Plan *Plan
+	// Runs are the runs in the order they ran; a cell that could not run has
+	// one Result with NotRun set.
+	Runs []*Result
+}
+
+// Run runs every cell of the plan (each topology of a comparison, times each
 // combination of its matrix) Repeat times, interleaved (A B C A B C ...) so
 // the machine's drift favours none, and returns one Result per run. A cell
 // that cannot work, or whose run fails to start, is returned with NotRun set
-// and the series goes on. A cancelled ctx stops after the current run; what
-// ran is returned.
-func RunSeries(ctx context.Context, cfg Config, opt Options) ([]*Result, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
+// and the series goes on. A cancelled ctx ends the current run early (its
+// Result is partial) and runs no more. The error is bad input found before
+// any load (*InputError), or no run of the series completed; the Series
+// holds what ran either way.
+func Run(ctx context.Context, p *Plan, opt Options) (*Series, error) {
+	s := &Series{Plan: p}
+	if err := preflight(p, opt); err != nil {
+		return s, err
 	}
-	if err := checkProxyPrograms(cfg.topologies()); err != nil {
-		return nil, err
+	if opt.Interval <= 0 {
+		opt.Interval = time.Second
 	}
-	cells := cfg.Cells()
-	repeat := max(cfg.Repeat, 1)
-	var out []*Result
 	ran := 0
-	for r := 0; r < repeat; r++ {
-		for _, cell := range cells {
+	for r := 1; r <= p.Repeat; r++ {
+		for _, cell := range p.Cells {
 			if ctx.Err() != nil {
-				return out, nil
+				return s, nil
 			}
 			if cell.Invalid != nil {
-				if r == 0 {
-					out = append(out, notRun(cell, cell.Invalid.Error(), cfg.Matrix != nil))
+				if r == 1 {
+					s.Runs = append(s.Runs, notRun(cell, cell.Invalid.Error()))
 				}
 				continue
 			}
 			if opt.OnRunStart != nil {
-				opt.OnRunStart(cell.Name, r+1, repeat)
+				opt.OnRunStart(cell.Name, r, p.Repeat)
 			}
-			res, err := Run(ctx, cell.Config, opt)
+			res, err := runOne(ctx, cell, r, opt)
 			if err != nil {
-				out = append(out, notRun(cell, fmt.Sprintf("run %d of %d failed: %v", r+1, repeat, err), cfg.Matrix != nil))
+				why := err.Error()
+				if p.Repeat > 1 {
+					why = fmt.Sprintf("run %d of %d failed: %v", r, p.Repeat, err)
+				}
+				s.Runs = append(s.Runs, notRun(cell, why))
 				continue
 			}
-			res.Cell, res.InMatrix = cell.Name, cfg.Matrix != nil
-			out = append(out, res)
+			s.Runs = append(s.Runs, res)
 			ran++
 		}
 	}
 	if ran == 0 && ctx.Err() == nil {
-		return out, errors.New("no run of the series completed; see each cell's reason")
+		if p.Single() && len(s.Runs) == 1 {
+			return s, errors.New(s.Runs[0].NotRun)
+		}
+		return s, errors.New("no run of the series completed; see each cell's reason")
 	}
-	return out, nil
+	return s, nil
+}
+
+// preflight refuses, before any load, a plan this machine cannot run.
+func preflight(p *Plan, opt Options) error {
+	var topologies []string
+	for _, c := range p.Runnable() {
+		if err := c.Config.Preflight(ReadLimits(), c.Config.Target == "" && len(opt.TargetArgv) == 0); err != nil {
+			return err
+		}
+		if !contains(topologies, c.Topology) {
+			topologies = append(topologies, c.Topology)
+		}
+	}
+	return checkProxyPrograms(topologies)
 }
 
 // notRun is the Result of a cell that did not run.
-func notRun(cell Cell, why string, inMatrix bool) *Result {
-	t := TopologyDirect
-	if len(cell.Config.Topology) > 0 {
-		t = cell.Config.Topology[0]
-	}
-	return &Result{Config: cell.Config, Cell: cell.Name, Topology: t, NotRun: why, InMatrix: inMatrix, StartedAt: time.Now(), Stats: &driver.Stats{}}
+func notRun(cell *Cell, why string) *Result {
+	return &Result{Config: cell.Config, Cell: cell, Topology: cell.Topology, NotRun: why, StartedAt: time.Now(), Stats: &driver.Stats{}}
 }

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +12,11 @@ func TestMissingProxyProgramNamesThePackage(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
 	cfg := Default()
 	cfg.Topology = []string{TopologyDirect, TopologyNginx, TopologyHAProxy}
-	_, err := RunSeries(context.Background(), cfg, Options{})
+	p, err := cfg.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Run(context.Background(), p, Options{})
 	if !IsInputError(err) {
 		t.Fatalf("err = %v, want an input error", err)
 	}
@@ -49,27 +54,36 @@ func TestTopologyValidation(t *testing.T) {
 }
 
 // TestRunSeriesInterleaves runs direct and builtin (in this process) twice and
-// checks the order and that the proxy carried every connection.
+// checks the order and that the proxy carried every connection. It must not
+// depend on a quiet machine (defect 11 of issue 9: it failed a newcomer's
+// first make test on a busy one): the bounds are generous (30 s per
+// connection and per echo), nothing is timed, and only what a working
+// harness always does is asserted.
 func TestRunSeriesInterleaves(t *testing.T) {
 	t.Parallel()
 	cfg := Default()
 	cfg.Conns, cfg.ConnectRate, cfg.Duration, cfg.MsgRate = 10, 0, Duration(300*time.Millisecond), 20
+	cfg.ConnectTimeout, cfg.FrameTimeout = Duration(30*time.Second), Duration(30*time.Second)
 	cfg.Topology, cfg.Repeat = []string{TopologyDirect, TopologyBuiltin}, 2
-	results, err := RunSeries(context.Background(), cfg, Options{})
+	p, err := cfg.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Run(context.Background(), p, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var order []string
-	for _, r := range results {
-		order = append(order, r.Topology)
-		if r.Stats.Established != 10 || len(r.Stats.Errors) != 0 || r.Stats.FramesReceived == 0 {
-			t.Errorf("%s: established %d errors %v frames %d", r.Topology, r.Stats.Established, r.Stats.Errors, r.Stats.FramesReceived)
+	for _, r := range s.Runs {
+		order = append(order, fmt.Sprintf("%s/%d", r.Topology, r.Repetition))
+		if r.NotRun != "" || r.Stats.Established != 10 || len(r.Stats.Errors) != 0 || r.Stats.FramesReceived == 0 {
+			t.Errorf("%s: not run %q established %d errors %v frames %d", r.Topology, r.NotRun, r.Stats.Established, r.Stats.Errors, r.Stats.FramesReceived)
 		}
 		if r.Config.Repeat != 1 || len(r.Config.Topology) != 1 {
 			t.Errorf("each run's config must name its own topology once: %+v", r.Config.Topology)
 		}
 	}
-	if got := strings.Join(order, " "); got != "direct builtin direct builtin" {
+	if got := strings.Join(order, " "); got != "direct/1 builtin/1 direct/2 builtin/2" {
 		t.Fatalf("order %q, want interleaved", got)
 	}
 }

@@ -56,3 +56,26 @@ func p50p99(h *hdr.Histogram) (time.Duration, time.Duration) {
 	}
 	return time.Duration(h.ValueAtQuantile(50)), time.Duration(h.ValueAtQuantile(99))
 }
+
+// Interval is one collection interval's histograms, each encoded in
+// HdrHistogram's V2 compressed form (nil when it holds no sample), so a run
+// keeps its intervals for the interval log at a few hundred bytes each.
+type Interval struct {
+	Start, End time.Time
+	H          [metrics.NumMetrics][]byte
+}
+
+// encodeInterval copies iv's histograms out before the next Collect reuses them.
+func encodeInterval(iv metrics.Interval) Interval {
+	out := Interval{Start: iv.Start, End: iv.End}
+	for m, h := range iv.H {
+		if h == nil || h.TotalCount() == 0 {
+			continue
+		}
+		// Encode fails only on an unknown cookie version.
+		if b, err := h.Encode(hdr.V2CompressedEncodingCookieBase); err == nil {
+			out.H[m] = b
+		}
+	}
+	return out
+}

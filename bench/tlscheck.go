@@ -25,10 +25,7 @@ func (r *Result) TLSMismatches() []string {
 	if st == nil || st.Handshakes == 0 {
 		return nil
 	}
-	p, err := r.Config.TLSProfile()
-	if err != nil {
-		return []string{err.Error()}
-	}
+	p := r.Cell.TLS
 	var out []string
 	allowed := func(v uint16) bool {
 		return (p.MinVersion == 0 || v >= p.MinVersion) && (p.MaxVersion == 0 || v <= p.MaxVersion)

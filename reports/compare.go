@@ -210,7 +210,7 @@ func verdictNotes(base, cand *Document) []string {
 	var out []string
 	for i, r := range base.Runs {
 		if !r.Verdict.OK {
-			out = append(out, fmt.Sprintf("baseline %s was not ok (%s): its figures may mislead", runName(base, i), strings.Join(r.Verdict.Reasons, "; ")))
+			out = append(out, fmt.Sprintf("baseline %s was not ok (%s): its figures may mislead", runName(base, i), r.Verdict.Text()))
 		}
 	}
 	return out
@@ -221,7 +221,7 @@ func candidateFailures(cand *Document) []string {
 	var out []string
 	for i, r := range cand.Runs {
 		if !r.Verdict.OK {
-			out = append(out, fmt.Sprintf("candidate %s failed: %s", runName(cand, i), strings.Join(r.Verdict.Reasons, "; ")))
+			out = append(out, fmt.Sprintf("candidate %s failed: %s", runName(cand, i), r.Verdict.Text()))
 		}
 	}
 	return out
@@ -231,7 +231,7 @@ func runName(d *Document, i int) string {
 	if !d.Series {
 		return "run"
 	}
-	return RunNames(&SeriesReport{Runs: d.Runs})[i]
+	return (&Series{Runs: d.Runs}).RunNames()[i]
 }
 
 // configDiffs lists the config keys whose values differ, ignoring those that

@@ -14,9 +14,9 @@ import (
 // one report is a one-run file, several a series.
 func docOf(t *testing.T, name string, runs ...*Report) *Document {
 	t.Helper()
-	var v any = runs[0]
+	v := wrap(runs[0])
 	if len(runs) > 1 {
-		v = &SeriesReport{Schema: Schema, Runs: runs}
+		v = &Series{Schema: Schema, Runs: runs}
 	}
 	var buf bytes.Buffer
 	if err := WriteJSON(&buf, v); err != nil {
@@ -31,7 +31,7 @@ func docOf(t *testing.T, name string, runs ...*Report) *Document {
 
 // run is fixedResult's report with its ws_rtt p50 set (and min..max around it).
 func run(rttP50 float64, edit ...func(*Report)) *Report {
-	r := FromResult(fixedResult(), Meta{})
+	r := one(Meta{}, fixedResult())
 	r.Frames.RTT.P50Us = rttP50
 	for _, e := range edit {
 		e(r)
@@ -125,7 +125,7 @@ func TestCompareRefusesDifferentSetups(t *testing.T) {
 		t.Fatalf("forced: %v, notes %q", err, res.Notes)
 	}
 	// A different topology set is a different setup too.
-	topo := docOf(t, "t.json", run(100, func(r *Report) { r.Target.Topology = "builtin" }))
+	topo := docOf(t, "t.json", run(100, func(r *Report) { r.Target.Topology, r.Cell = "builtin", "builtin" }))
 	if _, err := Compare(base, topo, rttOnly(0.1)); err == nil || !strings.Contains(err.Error(), "topology") {
 		t.Fatalf("topology: %v", err)
 	}
@@ -152,7 +152,9 @@ func TestCompareIgnoresWhatMayDiffer(t *testing.T) {
 
 func TestCompareFailsOnUncleanCandidate(t *testing.T) {
 	t.Parallel()
-	bad := run(100, func(r *Report) { r.Verdict = Verdict{Reasons: []string{"3 frames lost"}} })
+	bad := run(100, func(r *Report) {
+		r.Verdict = Verdict{Reasons: []bench.Reason{{Kind: bench.ReasonFramesLost, Text: "3 frames lost"}}}
+	})
 	res, err := Compare(docOf(t, "b", run(100)), docOf(t, "c", bad), rttOnly(0.1))
 	if err != nil || !res.Failed() || !strings.Contains(res.Failures[0], "3 frames lost") {
 		t.Fatalf("%v %q", err, res.Failures)
@@ -187,7 +189,7 @@ func TestParseToleranceAndMetricSpec(t *testing.T) {
 func TestDecodeRefusesForeignReports(t *testing.T) {
 	t.Parallel()
 	var good bytes.Buffer
-	if err := WriteJSON(&good, run(100)); err != nil {
+	if err := WriteJSON(&good, wrap(run(100))); err != nil {
 		t.Fatal(err)
 	}
 	full := good.String()
@@ -224,7 +226,7 @@ func TestDecodeRefusesForeignReports(t *testing.T) {
 // what decodes holds at least one run and can be compared with itself.
 func FuzzDecode(f *testing.F) {
 	one, _ := json.Marshal(run(100))
-	series, _ := json.Marshal(&SeriesReport{Schema: Schema, Runs: []*Report{run(100), run(200)}})
+	series, _ := json.Marshal(&Series{Schema: Schema, Runs: []*Report{run(100), run(200)}})
 	f.Add(string(one))
 	f.Add(string(series))
 	f.Add(string(one[:len(one)/3]))

@@ -20,8 +20,9 @@ type Document struct {
 	Runs []*Report
 	// Series is set for a report of several runs ({schema, runs, comparison}).
 	Series bool
-	// Whole is the series report itself (with its comparison), when Series.
-	Whole *SeriesReport
+	// Whole is the report as a series: the series itself (with its
+	// comparison), or a series of the one run.
+	Whole *Series
 	// configs are the runs' configs as raw JSON, so a comparison also sees keys
 	// this version's Config does not know.
 	configs []map[string]json.RawMessage
@@ -118,11 +119,13 @@ func Decode(r io.Reader, name string) (*Document, error) {
 		doc.configs = append(doc.configs, cfg)
 	}
 	if doc.Series {
-		doc.Whole = &SeriesReport{}
+		doc.Whole = &Series{}
 		if err := json.Unmarshal(b, doc.Whole); err != nil {
 			return nil, bad("not a valid series report: %v", err)
 		}
 		doc.Whole.Runs = doc.Runs
+	} else {
+		doc.Whole = &Series{Schema: Schema, Build: doc.Runs[0].Build, Runs: doc.Runs, single: true}
 	}
 	return doc, nil
 }

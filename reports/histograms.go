@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/wssbench/wssbench/bench"
 	"github.com/wssbench/wssbench/bench/metrics"
 )
 
@@ -40,4 +41,23 @@ func (r *Report) Histogram(name string) (*hdr.Histogram, error) {
 		return nil, fmt.Errorf("histograms.%s: %w", name, err)
 	}
 	return h, nil
+}
+
+// intervalsOf turns the run's encoded interval histograms into the report's.
+func intervalsOf(ivs []bench.Interval) []Interval {
+	out := make([]Interval, 0, len(ivs))
+	for _, iv := range ivs {
+		ri := Interval{StartMs: iv.Start.UnixMilli(), EndMs: iv.End.UnixMilli()}
+		for m, b := range iv.H {
+			if b == nil {
+				continue
+			}
+			if ri.Histograms == nil {
+				ri.Histograms = map[string]string{}
+			}
+			ri.Histograms[metrics.Metric(m).Name()] = string(b)
+		}
+		out = append(out, ri)
+	}
+	return out
 }

@@ -34,7 +34,7 @@ type htmlRun struct {
 
 // htmlSeries is a comparison's page.
 type htmlSeries struct {
-	SR     *SeriesReport
+	SR     *Series
 	Header []string
 	Rows   [][]string
 	Runs   []seriesRunRow
@@ -54,9 +54,8 @@ type seriesRunRow struct {
 	FramesPerS, DriverUsPerFrame, ServerUsPerFrame string
 }
 
-// WriteHTML writes one run's report as a self-contained HTML page: inline
-// CSS and SVG plots, nothing fetched from the network, no script.
-func WriteHTML(w io.Writer, r *Report) error {
+// runHTML writes one run's page.
+func runHTML(w io.Writer, r *Report) error {
 	plots, err := runPlots(r)
 	if err != nil {
 		return err
@@ -66,15 +65,15 @@ func WriteHTML(w io.Writer, r *Report) error {
 	return execute(w, page)
 }
 
-// WriteSeriesHTML writes a series report (a topology comparison or repeated
-// runs) as one self-contained HTML page, the runs side by side.
-func WriteSeriesHTML(w io.Writer, sr *SeriesReport) error {
+// seriesHTML writes a series (a topology comparison or repeated runs) as
+// one page, the runs side by side.
+func seriesHTML(w io.Writer, sr *Series) error {
 	plots, err := seriesPlots(sr)
 	if err != nil {
 		return err
 	}
 	header, rows := comparisonTable(sr.Comparison)
-	s := &htmlSeries{SR: sr, Header: header, Rows: rows, OK: SeriesOK(sr), Plots: plots, Conclusions: sr.Comparison.Conclusions,
+	s := &htmlSeries{SR: sr, Header: header, Rows: rows, OK: sr.OK(), Plots: plots, Conclusions: sr.Comparison.Conclusions,
 		Build: buildFigures(sr.Build, seriesStart(sr), seriesDuration(sr))}
 	if len(sr.Runs) > 0 {
 		s.Config = configFigures(sr.Runs[0].Config)
@@ -119,9 +118,9 @@ func verdictLine(v Verdict) string {
 	case v.OK && len(v.Reasons) == 0:
 		return "ok"
 	case v.OK:
-		return "ok, but " + strings.Join(v.Reasons, "; ")
+		return "ok, but " + v.Text()
 	default:
-		return "NOT OK: " + strings.Join(v.Reasons, "; ")
+		return "NOT OK: " + v.Text()
 	}
 }
 
@@ -175,7 +174,7 @@ func comparisonTable(c Comparison) ([]string, [][]string) {
 }
 
 // seriesStart is when the first run of a series started.
-func seriesStart(sr *SeriesReport) (t0 time.Time) {
+func seriesStart(sr *Series) (t0 time.Time) {
 	for _, r := range sr.Runs {
 		if t0.IsZero() || r.StartedAt.Before(t0) {
 			t0 = r.StartedAt
@@ -185,7 +184,7 @@ func seriesStart(sr *SeriesReport) (t0 time.Time) {
 }
 
 // seriesDuration is the wall time from the first run's start to the last one's end, in seconds.
-func seriesDuration(sr *SeriesReport) float64 {
+func seriesDuration(sr *Series) float64 {
 	t0 := seriesStart(sr)
 	var end time.Time
 	for _, r := range sr.Runs {

@@ -107,7 +107,7 @@ func runPlots(r *Report) ([]htmlPlot, error) {
 }
 
 // seriesPlots overlay the runs of a series: one colour per topology, one dash pattern per repetition.
-func seriesPlots(sr *SeriesReport) ([]htmlPlot, error) {
+func seriesPlots(sr *Series) ([]htmlPlot, error) {
 	names, styles := runNames(sr)
 	var out []htmlPlot
 	for _, metric := range append(append([]string{}, phaseMetrics...), rttMetrics...) {
@@ -152,7 +152,7 @@ func seriesPlots(sr *SeriesReport) ([]htmlPlot, error) {
 }
 
 // runNames names each run of a series "topology #repetition", and styles it.
-func runNames(sr *SeriesReport) ([]string, []style) {
+func runNames(sr *Series) ([]string, []style) {
 	topo := map[string]int{}
 	reps := map[string]int{}
 	var names []string

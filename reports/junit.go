@@ -4,9 +4,6 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"strings"
 )
 
 // junitSuites is the root of a JUnit XML file, as CI systems read it.
@@ -40,14 +37,15 @@ type junitFailure struct {
 	Text    string `xml:",chardata"`
 }
 
-// WriteJUnit writes JUnit XML for runs: one test suite per run (names[i]
-// names it), holding a test case for the run's verdict and one per threshold,
-// each failed one with a failure element that says what was measured.
-func WriteJUnit(w io.Writer, runs []*Report, names []string) error {
+// writeJUnit writes JUnit XML for the series' runs: one test suite per run,
+// holding a test case for the run's verdict and one per threshold, each
+// failed one with a failure element that says what was measured.
+func writeJUnit(w io.Writer, s *Series) error {
 	root := junitSuites{Name: "wssbench"}
-	for i, r := range runs {
+	names := s.RunNames()
+	for i, r := range s.Runs {
 		name := "wssbench run"
-		if i < len(names) && names[i] != "" {
+		if s.Single() == nil {
 			name += ": " + names[i]
 		} else if r.Label != "" {
 			name += ": " + r.Label
@@ -58,10 +56,10 @@ func WriteJUnit(w io.Writer, runs []*Report, names []string) error {
 		}
 		v := junitCase{Name: "verdict", ClassName: "wssbench.run", SystemOut: "ok"}
 		if !r.Verdict.OK {
-			why := strings.Join(r.Verdict.Reasons, "; ")
+			why := r.Verdict.Text()
 			v.Failure, v.SystemOut = &junitFailure{Message: "run failed: " + why, Type: "run", Text: why}, ""
 		} else if len(r.Verdict.Reasons) > 0 {
-			v.SystemOut = "ok, but: " + strings.Join(r.Verdict.Reasons, "; ")
+			v.SystemOut = "ok, but: " + r.Verdict.Text()
 		}
 		s.Cases = append(s.Cases, v)
 		for _, t := range r.Thresholds {
@@ -91,20 +89,4 @@ func WriteJUnit(w io.Writer, runs []*Report, names []string) error {
 	}
 	_, err := io.WriteString(w, "\n")
 	return err
-}
-
-// WriteJUnitFile writes WriteJUnit's XML to path, creating its folder.
-func WriteJUnitFile(path string, runs []*Report, names []string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := WriteJUnit(f, runs, names); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }

@@ -5,10 +5,10 @@ import (
 	"strings"
 )
 
-// WriteMarkdown writes one run's summary for a pull-request comment: the
+// runMarkdown writes one run's summary for a pull-request comment: the
 // verdict and its reasons, the headline figures, the latency table, and the
 // config and build in collapsed sections.
-func WriteMarkdown(w io.Writer, r *Report) error {
+func runMarkdown(w io.Writer, r *Report) error {
 	p := &printer{w: w}
 	p.f("### %s %s\n\n", mdVerdictMark(r.Verdict.OK, r.Verdict.Saturated), mdEscape(runTitle(r)))
 	p.f("**Verdict: %s**", map[bool]string{true: "ok", false: "NOT OK"}[r.Verdict.OK])
@@ -17,7 +17,7 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 	}
 	p.f("\n")
 	for _, why := range r.Verdict.Reasons {
-		p.f("- %s\n", mdEscape(why))
+		p.f("- %s\n", mdEscape(why.String()))
 	}
 	for _, wn := range r.Warnings {
 		p.f("- WARNING: %s\n", mdEscape(wn))
@@ -39,11 +39,11 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 	return p.err
 }
 
-// WriteSeriesMarkdown writes a series' summary for a pull-request comment:
+// seriesMarkdown writes a series' summary for a pull-request comment:
 // the comparison table, conclusions, each run's verdict, config and build.
-func WriteSeriesMarkdown(w io.Writer, sr *SeriesReport) error {
+func seriesMarkdown(w io.Writer, sr *Series) error {
 	p := &printer{w: w}
-	ok := SeriesOK(sr)
+	ok := sr.OK()
 	p.f("### %s wssbench comparison: %d runs\n\n", mdVerdictMark(ok, false), len(sr.Runs))
 	p.f("**Verdict: %s**\n", map[bool]string{true: "every run ok", false: "NOT OK"}[ok])
 	names, _ := runNames(sr)

@@ -31,7 +31,7 @@ func TestJSONRoundTripKeepsHistogramsAndTimeline(t *testing.T) {
 	t.Parallel()
 	res := withTimeline(fixedResult())
 	var buf bytes.Buffer
-	if err := WriteJSON(&buf, FromResult(res, Meta{Version: "v1.2.3", Commit: "abc"})); err != nil {
+	if err := WriteJSON(&buf, single(Meta{Version: "v1.2.3", Commit: "abc"}, res)); err != nil {
 		t.Fatal(err)
 	}
 	for _, key := range []string{`"histograms"`, `"ws_rtt": "HISTF`, `"timeline"`, `"t_s": 1`, `"tls_handshake_p99_us": 5000`, `"kernel"`, `"os"`} {
@@ -71,7 +71,7 @@ func TestReadJSONSeries(t *testing.T) {
 	a, b := withTimeline(fixedResult()), withTimeline(fixedResult())
 	a.Topology, b.Topology = "direct", "builtin"
 	var buf bytes.Buffer
-	if err := WriteJSON(&buf, FromSeries([]*bench.Result{a, b}, Meta{})); err != nil {
+	if err := WriteJSON(&buf, seriesOf(Meta{}, a, b)); err != nil {
 		t.Fatal(err)
 	}
 	doc, err := Decode(&buf, "test")
@@ -121,12 +121,12 @@ func checkSelfContained(t *testing.T, page string) {
 	}
 }
 
-func TestWriteHTML(t *testing.T) {
+func TestRunHTML(t *testing.T) {
 	t.Parallel()
 	res := withTimeline(fixedResult())
-	res.Health.Saturated, res.Health.Reasons = true, []string{"generator saturated: the driver used more than 90% of a core (1.90 cores of 2, 95% of each on average)"}
+	res.Health.Saturated, res.Health.Reasons = true, []bench.Reason{{Kind: bench.ReasonSaturated, Text: "generator saturated: the driver used more than 90% of a core (1.90 cores of 2, 95% of each on average)"}}
 	var buf bytes.Buffer
-	if err := WriteHTML(&buf, FromResult(res, Meta{Version: "v9", Commit: "c0ffee"})); err != nil {
+	if err := runHTML(&buf, one(Meta{Version: "v9", Commit: "c0ffee"}, res)); err != nil {
 		t.Fatal(err)
 	}
 	page := buf.String()
@@ -148,10 +148,10 @@ func TestWriteHTML(t *testing.T) {
 
 func TestWriteHTMLWithoutHistograms(t *testing.T) {
 	t.Parallel()
-	r := FromResult(fixedResult(), Meta{})
+	r := one(Meta{}, fixedResult())
 	r.Histograms, r.Timeline = nil, nil
 	var buf bytes.Buffer
-	if err := WriteHTML(&buf, r); err != nil {
+	if err := runHTML(&buf, r); err != nil {
 		t.Fatal(err)
 	}
 	if n := strings.Count(buf.String(), "<svg"); n != 0 || !strings.Contains(buf.String(), "carries no histograms") {
@@ -168,9 +168,9 @@ func TestWriteSeriesHTMLAndMarkdown(t *testing.T) {
 		results = append(results, res)
 	}
 	results[3].Stats.FramesLost = 2
-	sr := FromSeries(results, Meta{})
+	sr := seriesOf(Meta{}, results...)
 	var buf bytes.Buffer
-	if err := WriteSeriesHTML(&buf, sr); err != nil {
+	if err := seriesHTML(&buf, sr); err != nil {
 		t.Fatal(err)
 	}
 	page := buf.String()
@@ -184,7 +184,7 @@ func TestWriteSeriesHTMLAndMarkdown(t *testing.T) {
 	}
 	checkSelfContained(t, page)
 	buf.Reset()
-	if err := WriteSeriesMarkdown(&buf, sr); err != nil {
+	if err := seriesMarkdown(&buf, sr); err != nil {
 		t.Fatal(err)
 	}
 	md := buf.String()
@@ -196,12 +196,12 @@ func TestWriteSeriesHTMLAndMarkdown(t *testing.T) {
 }
 
 func TestGoldenMarkdown(t *testing.T) {
-	r := FromResult(withTimeline(fixedResult()), Meta{Version: "test", Commit: "abc"})
+	r := one(Meta{Version: "test", Commit: "abc"}, withTimeline(fixedResult()))
 	// The machine's description differs from one machine to the next.
 	r.Build = Build{Version: "test", Commit: "abc", GoVersion: "go1.26.8", CPUModel: "Test CPU", Cores: 2, OS: "linux", Arch: "amd64", Kernel: "6.1.0", OSRelease: "Debian GNU/Linux 12 (bookworm)"}
-	r.Verdict.Reasons = append(r.Verdict.Reasons, "a reason with | a pipe")
+	r.Verdict.Reasons = append(r.Verdict.Reasons, bench.Reason{Kind: bench.ReasonOther, Text: "a reason with | a pipe"})
 	var buf bytes.Buffer
-	if err := WriteMarkdown(&buf, r); err != nil {
+	if err := runMarkdown(&buf, r); err != nil {
 		t.Fatal(err)
 	}
 	checkGolden(t, "steady.md", buf.Bytes())
@@ -232,24 +232,35 @@ func TestPercentileTicks(t *testing.T) {
 	}
 }
 
-// TestHlogWriterReadsBack writes three collected intervals and reads them
-// back with hdrhistogram-go's log reader.
-func TestHlogWriterReadsBack(t *testing.T) {
+// TestHlogReadsBack writes three collected intervals of a run's report as
+// an interval log and reads them back with hdrhistogram-go's log reader.
+func TestHlogReadsBack(t *testing.T) {
 	t.Parallel()
 	rec := metrics.NewRecorder(2)
-	var buf bytes.Buffer
-	w := NewHlogWriter(&buf)
+	r := one(Meta{}, fixedResult())
+	r.Intervals = nil
 	for i := range 3 {
 		for j := 0; j <= i; j++ {
 			rec.Record(j, metrics.TLSHandshake, time.Duration(i+1)*time.Millisecond)
 		}
 		rec.Record(0, metrics.RTT, 300*time.Microsecond)
-		if err := w.WriteInterval(rec.Collect()); err != nil {
-			t.Fatal(err)
+		iv := rec.Collect()
+		ri := Interval{StartMs: iv.Start.UnixMilli(), EndMs: iv.End.UnixMilli(), Histograms: map[string]string{}}
+		for m, h := range iv.H {
+			if h.TotalCount() == 0 {
+				continue
+			}
+			b, err := h.Encode(hdr.V2CompressedEncodingCookieBase)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ri.Histograms[metrics.Metric(m).Name()] = string(b)
 		}
+		r.Intervals = append(r.Intervals, ri)
 	}
-	if w.Intervals != 3 {
-		t.Fatalf("Intervals = %d", w.Intervals)
+	var buf bytes.Buffer
+	if err := writeHlog(&buf, wrap(r)); err != nil {
+		t.Fatal(err)
 	}
 	if !strings.Contains(buf.String(), "#[BaseTime: ") || !strings.Contains(buf.String(), "Tag=ws_upgrade,") {
 		t.Fatalf("log lacks its header or a tag:\n%s", buf.String())
@@ -286,7 +297,7 @@ func readHlog(t *testing.T, r io.Reader) (map[string]int64, int) {
 // arbitrary input: nothing may panic.
 func FuzzReadJSON(f *testing.F) {
 	var buf bytes.Buffer
-	if err := WriteJSON(&buf, FromResult(withTimeline(fixedResult()), Meta{})); err != nil {
+	if err := WriteJSON(&buf, single(Meta{}, withTimeline(fixedResult()))); err != nil {
 		f.Fatal(err)
 	}
 	f.Add(buf.Bytes())
@@ -299,13 +310,13 @@ func FuzzReadJSON(f *testing.F) {
 			return
 		}
 		if doc.Series {
-			_ = WriteSeriesText(io.Discard, doc.Whole)
-			_ = WriteSeriesMarkdown(io.Discard, doc.Whole)
-			_ = WriteSeriesHTML(io.Discard, doc.Whole)
+			_ = seriesText(io.Discard, doc.Whole)
+			_ = seriesMarkdown(io.Discard, doc.Whole)
+			_ = seriesHTML(io.Discard, doc.Whole)
 			return
 		}
-		_ = WriteText(io.Discard, doc.Runs[0])
-		_ = WriteMarkdown(io.Discard, doc.Runs[0])
-		_ = WriteHTML(io.Discard, doc.Runs[0])
+		_ = runText(io.Discard, doc.Runs[0])
+		_ = runMarkdown(io.Discard, doc.Runs[0])
+		_ = runHTML(io.Discard, doc.Runs[0])
 	})
 }

@@ -3,6 +3,7 @@
 package reports
 
 import (
+	"strings"
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
@@ -32,9 +33,13 @@ type Report struct {
 	Memory      Memory       `json:"memory"`
 	Health      Health       `json:"health"`
 	Verdict     Verdict      `json:"verdict"`
-	// Cell names the run within a series; NotRun says why it did not run.
-	Cell   string `json:"cell,omitempty"`
-	NotRun string `json:"not_run,omitempty"`
+	// Cell names the run within a series, Repetition counts its runs from 1;
+	// NotRun says why it did not run.
+	Cell       string `json:"cell,omitempty"`
+	Repetition int    `json:"repetition,omitempty"`
+	NotRun     string `json:"not_run,omitempty"`
+	// Crosscheck sets the built-in target's own counts beside the driver's.
+	Crosscheck *Crosscheck `json:"crosscheck,omitempty"`
 	// Thresholds are the config's threshold expressions checked against this run.
 	Thresholds []ThresholdResult `json:"thresholds,omitempty"`
 	Warnings   []string          `json:"warnings,omitempty"`
@@ -43,6 +48,33 @@ type Report struct {
 	// Histograms are the run totals by metric name (tcp_connect, ...,
 	// ws_rtt, ws_rtt_uncorrected, send_lag), each in HdrHistogram's V2
 	// compressed base64 encoding, nanoseconds; see Histogram.
+	Histograms map[string]string `json:"histograms,omitempty"`
+	// Intervals are each collection interval's histograms, the same encoding
+	// by metric name, for the interval log (.hlog).
+	Intervals []Interval `json:"intervals,omitempty"`
+}
+
+// Crosscheck compares what the built-in target counted with what the driver
+// counted; a difference fails the verdict with both figures.
+type Crosscheck struct {
+	OK          bool      `json:"ok"`
+	Connections CountPair `json:"connections"`
+	Frames      CountPair `json:"frames"`
+	// FramesSent is what the driver sent; the target must echo between Frames.Driver and this.
+	FramesSent int64 `json:"frames_sent"`
+}
+
+// CountPair is one count as the driver and the target saw it.
+type CountPair struct {
+	Driver int64 `json:"driver"`
+	Target int64 `json:"target"`
+}
+
+// Interval is one collection interval: its bounds (Unix milliseconds) and
+// its non-empty histograms by metric name, V2 compressed base64, nanoseconds.
+type Interval struct {
+	StartMs    int64             `json:"start_ms"`
+	EndMs      int64             `json:"end_ms"`
 	Histograms map[string]string `json:"histograms,omitempty"`
 }
 
@@ -169,11 +201,21 @@ type Health struct {
 	ClippedSamples int64   `json:"clipped_samples"`
 }
 
-// Verdict says whether the run is clean, and why not.
+// Verdict says whether the run is clean, and why not: each reason has a kind
+// (bench.ReasonKind) and a text.
 type Verdict struct {
-	OK        bool     `json:"ok"`
-	Saturated bool     `json:"saturated"`
-	Reasons   []string `json:"reasons"`
+	OK        bool           `json:"ok"`
+	Saturated bool           `json:"saturated"`
+	Reasons   []bench.Reason `json:"reasons"`
+}
+
+// Text joins the reasons' texts with "; ".
+func (v Verdict) Text() string {
+	parts := make([]string, len(v.Reasons))
+	for i, r := range v.Reasons {
+		parts[i] = r.String()
+	}
+	return strings.Join(parts, "; ")
 }
 
 func summarize(h *hdr.Histogram) H {
@@ -202,8 +244,8 @@ func ratio(a, b float64) float64 {
 	return a / b
 }
 
-// FromResult builds the report of one run.
-func FromResult(res *bench.Result, meta Meta) *Report {
+// fromResult builds the report of one run.
+func fromResult(res *bench.Result, meta Meta) *Report {
 	st := res.Stats
 	r := &Report{
 		Schema: Schema, Label: res.Config.Label, Config: res.Config, StartedAt: res.StartedAt,
@@ -222,7 +264,7 @@ func FromResult(res *bench.Result, meta Meta) *Report {
 		r.Connections.ConnectPerSec = float64(st.Established) / connectWall.Seconds()
 	}
 	frameWall := steadyWall
-	if res.Config.Mode == bench.ModeStorm {
+	if !res.Mode().HoldsAll() {
 		frameWall = connectWall
 	}
 	r.Frames = Frames{Sent: st.FramesSent, Received: st.FramesReceived, Lost: st.FramesLost,
@@ -230,7 +272,7 @@ func FromResult(res *bench.Result, meta Meta) *Report {
 	if frameWall > 0 {
 		r.Frames.PerSec = float64(st.FramesReceived) / frameWall.Seconds()
 	}
-	if res.Config.Mode == bench.ModeSteady && res.Config.MsgRate > 0 {
+	if res.Mode().Streams() && res.Config.MsgRate > 0 {
 		r.Frames.RequestedPerSec = float64(st.Established) * res.Config.MsgRate
 	}
 	r.TLS = TLS{Handshakes: st.Handshakes, Versions: st.TLSVersions, CipherSuites: st.CipherSuites, Groups: st.Groups,
@@ -245,7 +287,7 @@ func FromResult(res *bench.Result, meta Meta) *Report {
 		ProxyUsPerHandshake:  perUs(c.ProxyByPhase.Connect, st.Established),
 		DriverUsPerHandshake: perUs(c.DriverByPhase.Connect, st.Established),
 		TargetUsPerHandshake: perUs(c.TargetByPhase.Connect, st.Established)}
-	if res.Config.Mode == bench.ModeSteady {
+	if res.Mode().Streams() {
 		r.CPU.DriverUsPerFrame = perUs(c.DriverByPhase.Steady, st.FramesReceived)
 		r.CPU.TargetUsPerFrame = perUs(c.TargetByPhase.Steady, st.FramesReceived)
 		r.CPU.ProxyUsPerFrame = perUs(c.ProxyByPhase.Steady, st.FramesReceived)
@@ -264,10 +306,18 @@ func FromResult(res *bench.Result, meta Meta) *Report {
 	hl := res.Health
 	r.Health = Health{CPUUtilCores: hl.CPUUtil, Cores: hl.Cores, GOGC: hl.GOGC, GCCycles: hl.GCCycles,
 		GCPauseUs: float64(hl.GCPause) / 1e3, SendLagP99Us: float64(hl.SendLagP99) / 1e3, ClippedSamples: res.Clipped}
-	r.Cell, r.NotRun = res.Cell, res.NotRun
-	r.Verdict = verdict(r, hl)
-	applyThresholds(r)
+	if res.Cell != nil {
+		r.Cell = res.Cell.Name
+	}
+	r.Repetition, r.NotRun = res.Repetition, res.NotRun
+	if cc := res.Crosscheck; cc != nil {
+		r.Crosscheck = &Crosscheck{OK: cc.OK, Connections: CountPair{cc.DriverConnections, cc.TargetConnections},
+			Frames: CountPair{cc.DriverFramesReceived, cc.TargetFrames}, FramesSent: cc.DriverFramesSent}
+	}
+	r.Verdict = Verdict{Saturated: hl.Saturated, Reasons: res.Reasons()}
+	r.Verdict.OK = !failing(r.Verdict.Reasons)
 	r.Timeline = timelineOf(res.Timeline)
 	r.Histograms = encodeHistograms(res.Histograms)
+	r.Intervals = intervalsOf(res.Intervals)
 	return r
 }

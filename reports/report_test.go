@@ -52,7 +52,7 @@ func fixedResult() *bench.Result {
 
 func TestFromResultFigures(t *testing.T) {
 	t.Parallel()
-	r := FromResult(fixedResult(), Meta{Version: "test", Commit: "abc"})
+	r := one(Meta{Version: "test", Commit: "abc"}, fixedResult())
 	checks := []struct {
 		name      string
 		got, want float64
@@ -84,9 +84,9 @@ func TestVerdictReasons(t *testing.T) {
 	res.Stats.Errors = map[string]int64{"dial_refused": 2, "frame_timeout": 1}
 	res.Stats.FramesLost = 1
 	res.Stats.Interrupted = true
-	res.Health.Saturated, res.Health.Reasons = true, []string{"generator saturated: the driver used 1.90 of 2 cores"}
-	v := FromResult(res, Meta{}).Verdict
-	joined := strings.Join(v.Reasons, "|")
+	res.Health.Saturated, res.Health.Reasons = true, []bench.Reason{{Kind: bench.ReasonSaturated, Text: "generator saturated: the driver used 1.90 of 2 cores"}}
+	v := one(Meta{}, res).Verdict
+	joined := v.Text()
 	for _, want := range []string{"interrupted", "2 of 10 connections failed", "1 errors on established", "1 frames lost", "generator saturated"} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("reasons %q lack %q", joined, want)
@@ -97,16 +97,16 @@ func TestVerdictReasons(t *testing.T) {
 	}
 	// Saturation alone flags the run without failing it.
 	res = fixedResult()
-	res.Health.Saturated, res.Health.Reasons = true, []string{"generator late"}
-	if v := FromResult(res, Meta{}).Verdict; !v.OK || !v.Saturated {
+	res.Health.Saturated, res.Health.Reasons = true, []bench.Reason{{Kind: bench.ReasonSaturated, Text: "generator late"}}
+	if v := one(Meta{}, res).Verdict; !v.OK || !v.Saturated {
 		t.Errorf("saturation alone: %+v", v)
 	}
 }
 
 func TestGoldenText(t *testing.T) {
-	r := FromResult(fixedResult(), Meta{Version: "test", Commit: "abc"})
+	r := one(Meta{Version: "test", Commit: "abc"}, fixedResult())
 	var buf bytes.Buffer
-	if err := WriteText(&buf, r); err != nil {
+	if err := runText(&buf, r); err != nil {
 		t.Fatal(err)
 	}
 	checkGolden(t, "steady.txt", buf.Bytes())
@@ -133,7 +133,7 @@ func checkGolden(t *testing.T, name string, got []byte) {
 func TestJSONHasContractKeys(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
-	if err := WriteJSON(&buf, FromResult(fixedResult(), Meta{})); err != nil {
+	if err := WriteJSON(&buf, single(Meta{}, fixedResult())); err != nil {
 		t.Fatal(err)
 	}
 	var m map[string]map[string]any

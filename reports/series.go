@@ -1,22 +1,44 @@
 package reports
 
 import (
+	"encoding/json"
 	"fmt"
-	"io"
 	"sort"
 	"strings"
 
 	"github.com/wssbench/wssbench/bench"
 )
 
-// SeriesReport is several runs and their comparison: a termination
-// comparison (one cell per topology) or a TLS matrix (one cell per
-// combination), each cell repeated and interleaved.
-type SeriesReport struct {
+// Series is the one report model: the runs of a plan and their comparison.
+// A single run is a series of one: its JSON is the run's report itself; a
+// termination comparison (one cell per topology) or a TLS matrix (one cell
+// per combination), each cell repeated and interleaved, is
+// {schema, build, runs, comparison}.
+type Series struct {
 	Schema     string     `json:"schema"`
 	Build      Build      `json:"build"`
 	Runs       []*Report  `json:"runs"`
 	Comparison Comparison `json:"comparison"`
+	// single is set for one run of one cell: encoders write it as a run.
+	single bool
+}
+
+// Single returns the run of a series of one run, or nil.
+func (s *Series) Single() *Report {
+	if s.single && len(s.Runs) == 1 {
+		return s.Runs[0]
+	}
+	return nil
+}
+
+// MarshalJSON writes a series of one as the run's report, and any other as
+// {schema, build, runs, comparison}.
+func (s *Series) MarshalJSON() ([]byte, error) {
+	if r := s.Single(); r != nil {
+		return json.Marshal(r)
+	}
+	type plain Series
+	return json.Marshal((*plain)(s))
 }
 
 // Comparison sets each cell's medians beside the baseline's.
@@ -112,21 +134,33 @@ func statOf(v []float64) Stat {
 	return st
 }
 
-// FromSeries builds the report of a series of runs.
-func FromSeries(results []*bench.Result, meta Meta) *SeriesReport {
-	sr := &SeriesReport{Schema: Schema, Build: newBuild(meta)}
+// FromSeries builds the report of what a plan's runs measured: each run's
+// report, its thresholds checked and its verdict judged, and the comparison
+// of the cells.
+func FromSeries(bs *bench.Series, meta Meta) *Series {
+	sr := &Series{Schema: Schema, Build: newBuild(meta), single: bs.Plan.Single()}
+	sr.Comparison.Matrix = bs.Plan.Matrix
+	for _, res := range bs.Runs {
+		r := fromResult(res, meta)
+		applyThresholds(r, bs.Plan.Thresholds)
+		sr.Runs = append(sr.Runs, r)
+	}
+	sr.compare()
+	return sr
+}
+
+// compare fills the comparison of the series' cells.
+func (sr *Series) compare() {
 	byCell := map[string][]*Report{}
 	var order []string
-	for _, res := range results {
-		r := FromResult(res, meta)
-		sr.Runs = append(sr.Runs, r)
+	for _, r := range sr.Runs {
 		key := cellKey(r)
 		if _, ok := byCell[key]; !ok {
 			order = append(order, key)
 		}
 		byCell[key] = append(byCell[key], r)
-		sr.Comparison.Matrix = sr.Comparison.Matrix || res.InMatrix
 	}
+	sr.Comparison.Cells, sr.Comparison.Conclusions, sr.Comparison.Mismatches = nil, nil, nil
 	c := &sr.Comparison
 	base := -1
 	for _, name := range order {
@@ -140,7 +174,7 @@ func FromSeries(results []*bench.Result, meta Meta) *SeriesReport {
 		c.Cells = append(c.Cells, cs)
 	}
 	if base < 0 {
-		return sr
+		return
 	}
 	c.Baseline = c.Cells[base].Cell
 	if !c.Matrix {
@@ -159,7 +193,6 @@ func FromSeries(results []*bench.Result, meta Meta) *SeriesReport {
 		}
 		c.Conclusions = append(c.Conclusions, conclusion(*cs, c.Cells[base], c.Matrix))
 	}
-	return sr
 }
 
 // cellKey names the cell a run belongs to.
@@ -313,132 +346,10 @@ func ratioText(cs CellSummary, k string) string {
 	return "n/a"
 }
 
-// WriteSeriesText writes the comparison: a table of figures by cell for a
-// termination comparison, a row per cell for a matrix; then conclusions and
-// the verdict.
-func WriteSeriesText(w io.Writer, sr *SeriesReport) error {
-	p := &printer{w: w}
-	c := sr.Comparison
-	if c.Matrix {
-		writeMatrixRows(p, sr)
-	} else {
-		writeComparisonColumns(p, sr)
-	}
-	p.f("\n")
-	for _, line := range c.Conclusions {
-		p.f("- %s\n", line)
-	}
-	for _, line := range c.Mismatches {
-		p.f("! negotiated %s\n", line)
-	}
-	if fails := SeriesThresholdFailures(sr); len(fails) > 0 {
-		p.f("%s\n", strings.Join(fails, "\n"))
-	} else if len(sr.Runs) > 0 && len(sr.Runs[0].Thresholds) > 0 {
-		p.f("thresholds: all %d passed in every run\n", len(sr.Runs[0].Thresholds))
-	}
-	var bad []string
-	for _, r := range sr.Runs {
-		name := cellKey(r)
-		if r.NotRun != "" {
-			bad = append(bad, fmt.Sprintf("%s: not run: %s", name, r.NotRun))
-			continue
-		}
-		if !r.Verdict.OK {
-			bad = append(bad, fmt.Sprintf("%s: %s", name, strings.Join(r.Verdict.Reasons, "; ")))
-		}
-		for _, wn := range r.Warnings {
-			bad = append(bad, fmt.Sprintf("%s: WARNING %s", name, wn))
-		}
-	}
-	if len(bad) == 0 {
-		p.f("verdict: every run ok\n")
-	} else {
-		p.f("verdict: NOT OK\n  %s\n", strings.Join(bad, "\n  "))
-	}
-	return p.err
-}
-
-func writeComparisonColumns(p *printer, sr *SeriesReport) {
-	c := sr.Comparison
-	p.f("TLS termination compared: %d runs, medians [min..max], baseline %s\n\n", len(sr.Runs), c.Baseline)
-	p.f("%-26s", "figure")
-	for _, t := range c.Cells {
-		p.f(" %26s", fmt.Sprintf("%s (n=%d)", t.Cell, t.Runs))
-	}
-	p.f("\n")
-	for _, m := range seriesMetrics {
-		p.f("%-26s", m.name)
-		for _, t := range c.Cells {
-			st := t.Metrics[m.name]
-			cell := fmt.Sprintf("%s [%s..%s]", num(st.Median), num(st.Min), num(st.Max))
-			if r, ok := t.RatioToBaseline[m.name]; ok {
-				cell = fmt.Sprintf("%s %.2fx", num(st.Median), r)
-			}
-			if t.NotRun != "" || t.Failure != "" {
-				cell = "-"
-			}
-			p.f(" %26s", cell)
-		}
-		p.f("\n")
-	}
-}
-
-// writeMatrixRows writes one row per cell: what it negotiated and what it cost.
-func writeMatrixRows(p *printer, sr *SeriesReport) {
-	c := sr.Comparison
-	p.f("TLS matrix: %d cells, %d runs, medians; ratios against the baseline %q\n\n", len(c.Cells), len(sr.Runs), c.Baseline)
-	width := 4
-	for _, t := range c.Cells {
-		width = max(width, len(t.Cell))
-	}
-	p.f("%-*s %-7s %-30s %-14s %5s %4s %11s %13s %7s %7s %6s %7s %6s %6s %6s\n", width, "cell",
-		"version", "suite", "group", "resum", "hrr", "hs B out/in", "tls p50/p99us", "drv/hs", "srv/hs", "x base", "rtt p50", "drv/fr", "srv/fr", "x base")
-	for _, t := range c.Cells {
-		if t.NotRun != "" || t.Failure != "" {
-			p.f("%-*s %s\n", width, t.Cell, cmpOr(t.Failure, "not run: "+t.NotRun))
-			continue
-		}
-		m := func(k string) float64 { return t.Metrics[k].Median }
-		x := func(k string) string {
-			if r, ok := t.RatioToBaseline[k]; ok {
-				return fmt.Sprintf("%.2fx", r)
-			}
-			return "base"
-		}
-		p.f("%-*s %-7s %-30s %-14s %4.0f%% %3.0f%% %11s %13s %7.0f %7.0f %6s %7.0f %6.1f %6.1f %6s\n", width, t.Cell,
-			strings.TrimPrefix(t.Negotiated.Version, "TLS "), t.Negotiated.Suite, t.Negotiated.Group,
-			100*m("resumed_share"), 100*m("hello_retry_share"),
-			fmt.Sprintf("%.0f/%.0f", m("handshake_bytes_out"), m("handshake_bytes_in")),
-			fmt.Sprintf("%.0f/%.0f", m("tls_handshake_p50_us"), m("tls_handshake_p99_us")),
-			m("driver_us_per_handshake"), m("server_us_per_handshake"), x("server_us_per_handshake"),
-			m("rtt_p50_us"), m("driver_us_per_frame"), m("server_us_per_frame"), x("server_us_per_frame"))
-	}
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
-func num(v float64) string {
-	switch {
-	case v == 0:
-		return "0"
-	case v >= 100:
-		return fmt.Sprintf("%.0f", v)
-	case v >= 10:
-		return fmt.Sprintf("%.1f", v)
-	default:
-		return fmt.Sprintf("%.2f", v)
-	}
-}
-
-// SeriesOK reports whether every run of a series is ok. A matrix may hold
+// OK reports whether every run of a series is ok. A matrix may hold
 // cells that cannot work or cannot be negotiated: they are reported, and do
 // not fail the series; every cell that did run must be ok.
-func SeriesOK(sr *SeriesReport) bool {
+func (sr *Series) OK() bool {
 	for _, cs := range sr.Comparison.Cells {
 		if !sr.Comparison.Matrix && cs.NotRun != "" {
 			return false

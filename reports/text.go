@@ -1,42 +1,13 @@
 package reports
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/wssbench/wssbench/bench"
 )
-
-// WriteJSON writes r as indented JSON.
-func WriteJSON(w io.Writer, r any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false) // thresholds hold < and >
-	return enc.Encode(r)
-}
-
-// WriteJSONFile writes r as JSON to path, creating its folder.
-func WriteJSONFile(path string, r any) error {
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := WriteJSON(f, r); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
 
 func fmtUs(us float64) string {
 	switch {
@@ -61,8 +32,8 @@ func counts(m map[string]int64) string {
 	return strings.Join(parts, ", ")
 }
 
-// WriteText writes the human summary of one run.
-func WriteText(w io.Writer, r *Report) error {
+// runText writes the human summary of one run.
+func runText(w io.Writer, r *Report) error {
 	p := &printer{w: w}
 	c := r.Config
 	title := "wssbench " + c.Mode
@@ -153,7 +124,7 @@ func WriteText(w io.Writer, r *Report) error {
 			p.f("             but: %s\n", why)
 		}
 	} else {
-		p.f("verdict      NOT OK: %s\n", strings.Join(v.Reasons, "; "))
+		p.f("verdict      NOT OK: %s\n", v.Text())
 	}
 	return p.err
 }

@@ -2,7 +2,6 @@ package reports
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/wssbench/wssbench/bench"
 	"github.com/wssbench/wssbench/bench/threshold"
@@ -30,108 +29,59 @@ func (t ThresholdResult) String() string {
 	return fmt.Sprintf("%s (measured %s)", t.Expr, threshold.Format(info(t.Metric).Kind, t.Measured))
 }
 
-// applyThresholds checks the run's config thresholds against its figures and
-// records the results. A figure the run could not measure fails its threshold,
-// except a proxy figure in a run without a proxy (one topology of a
-// comparison), which does not apply. A passing threshold on a failure count
-// (errors.rate, errors.count, connections.failed, frames.lost) is the user's
-// tolerance for that failure: the verdict lists it, but is ok.
-func applyThresholds(r *Report) {
+// applyThresholds checks the thresholds against the run's figures and records
+// the results. A figure the run's config does not measure (bench's
+// Config.Measures: a proxy figure in the direct cell of a comparison) does
+// not apply; one it should have measured and did not fails. A passing
+// threshold on a figure that covers a failure's kind (errors.rate covers
+// failed connections and errors, frames.lost lost frames) tolerates that
+// failure: the reason stays, marked, and the verdict is ok only when every
+// failing reason is tolerated. TLS mismatches, interrupts, dead children and
+// crosscheck differences are never tolerated.
+func applyThresholds(r *Report, ts []threshold.Threshold) {
 	r.Thresholds = nil
-	for _, expr := range r.Config.Thresholds {
-		t, err := threshold.Parse(expr)
-		if err != nil {
-			r.Thresholds = append(r.Thresholds, ThresholdResult{Expr: expr, Note: err.Error()})
-			continue
-		}
+	for _, t := range ts {
 		v, measured, _ := Value(r, t.Metric)
 		res := ThresholdResult{Expr: t.Expr, Metric: t.Metric, Measured: v, Unit: t.Kind.Unit()}
-		switch {
+		switch why := r.Config.Measures(t.Metric); {
+		case why != "":
+			res.OK, res.Note = true, "does not apply: "+why
 		case measured:
 			res.OK = t.Holds(v)
-		case strings.HasPrefix(t.Metric, "proxy_") && !proxyMeasured(r):
-			res.OK, res.Note = true, "does not apply: no proxy in this run"
 		default:
 			res.Note = "not measured in this run"
 		}
 		r.Thresholds = append(r.Thresholds, res)
 	}
-	tolerate(r)
-}
-
-// tolerate turns a failed verdict ok when every failure it names is covered
-// by a passing threshold on that failure's count. An interrupted run is never
-// tolerated.
-func tolerate(r *Report) {
-	if r.Verdict.OK || r.Partial || len(r.Thresholds) == 0 {
-		return
-	}
-	passed := map[string]string{}
-	for _, t := range r.Thresholds {
-		if t.OK && t.Note == "" {
-			passed[t.Metric] = t.Expr
+	for i := range r.Verdict.Reasons {
+		reason := &r.Verdict.Reasons[i]
+		if !reason.Kind.Fails() {
+			continue
 		}
-	}
-	errorsCover := passed["errors.rate"]
-	if errorsCover == "" {
-		errorsCover = passed["errors.count"]
-	}
-	// The failure reasons verdict writes, in its order, before the health reasons.
-	type failure struct {
-		present bool
-		cover   string
-	}
-	failedCover := passed["connections.failed"]
-	if failedCover == "" {
-		failedCover = errorsCover
-	}
-	failures := []failure{
-		{r.Connections.Failed > 0, failedCover},
-		{ErrorCount(r)-r.Connections.Failed > 0, errorsCover},
-		{r.Frames.Lost > 0, passed["frames.lost"]},
-	}
-	n := 0
-	for _, f := range failures {
-		if f.present {
-			if f.cover == "" {
-				return
-			}
-			n++
-		}
-	}
-	if n > len(r.Verdict.Reasons) {
-		return
-	}
-	i := 0
-	for _, f := range failures {
-		if f.present {
-			r.Verdict.Reasons[i] = fmt.Sprintf("%s, within threshold %s", r.Verdict.Reasons[i], f.cover)
-			i++
-		}
-	}
-	r.Verdict.OK = true
-}
-
-// ThresholdFailures returns one line per failed threshold of a run, such as
-// "threshold failed: ws_rtt.p99 < 5ms (measured 7.21ms)".
-func ThresholdFailures(r *Report) []string {
-	var out []string
-	for _, t := range r.Thresholds {
-		if !t.OK {
-			out = append(out, "threshold failed: "+t.String())
-		}
-	}
-	return out
-}
-
-// SeriesThresholdFailures returns the failed thresholds of every run of a
-// series, each naming its run: "threshold failed in builtin run 2 of 3: ...".
-func SeriesThresholdFailures(sr *SeriesReport) []string {
-	var out []string
-	names := RunNames(sr)
-	for i, r := range sr.Runs {
 		for _, t := range r.Thresholds {
-			if !t.OK {
+			if t.OK && t.Note == "" && reason.Kind.CoveredBy(t.Metric) {
+				reason.ToleratedBy = t.Expr
+				break
+			}
+		}
+	}
+	r.Verdict.OK = !failing(r.Verdict.Reasons)
+}
+
+// ThresholdFailures returns one line per failed threshold of every run,
+// such as "threshold failed: ws_rtt.p99 < 5ms (measured 7.21ms)", naming the
+// run when the series has several: "threshold failed in builtin run 2 of 3: ...".
+func (s *Series) ThresholdFailures() []string {
+	var out []string
+	names := s.RunNames()
+	for i, r := range s.Runs {
+		for _, t := range r.Thresholds {
+			if t.OK {
+				continue
+			}
+			if s.single {
+				out = append(out, "threshold failed: "+t.String())
+			} else {
 				out = append(out, fmt.Sprintf("threshold failed in %s: %s", names[i], t))
 			}
 		}
@@ -141,7 +91,7 @@ func SeriesThresholdFailures(sr *SeriesReport) []string {
 
 // RunNames names each run of a series by topology and repetition, such as
 // "builtin run 2 of 3" (or just "builtin" when it ran once).
-func RunNames(sr *SeriesReport) []string {
+func (sr *Series) RunNames() []string {
 	total, seen := map[string]int{}, map[string]int{}
 	for _, r := range sr.Runs {
 		total[topologyOf(r)]++

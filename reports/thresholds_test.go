@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wssbench/wssbench/bench"
+
 	"github.com/wssbench/wssbench/bench/threshold"
 )
 
@@ -13,7 +15,7 @@ import (
 // Value in step: every name a threshold may use can be looked up.
 func TestEveryCatalogueNameHasAValue(t *testing.T) {
 	t.Parallel()
-	r := FromResult(fixedResult(), Meta{})
+	r := one(Meta{}, fixedResult())
 	for _, n := range threshold.Names() {
 		if _, _, ok := Value(r, n); !ok {
 			t.Errorf("Value(%q) unknown", n)
@@ -30,7 +32,8 @@ func TestThresholdsChecked(t *testing.T) {
 	// fixedResult: ws_rtt p50 2.5ms (values 50 µs × 1..100), tls_handshake p50 1ms, driver 40 µs per frame.
 	res.Config.Thresholds = []string{"ws_rtt.p50 < 5ms", "ws_rtt.p50 < 2ms", "tls_handshake.p50 <= 1.1ms",
 		"errors.rate < 0.1%", "driver_us_per_frame < 15", "connect_rate >= 10", "proxy_us_per_frame < 5"}
-	r := FromResult(res, Meta{})
+	s := single(Meta{}, res)
+	r := s.Runs[0]
 	want := []struct {
 		ok       bool
 		measured string
@@ -48,7 +51,7 @@ func TestThresholdsChecked(t *testing.T) {
 	if n := r.Thresholds[6].Note; !strings.Contains(n, "no proxy") {
 		t.Errorf("proxy note %q", n)
 	}
-	fails := ThresholdFailures(r)
+	fails := s.ThresholdFailures()
 	if len(fails) != 2 || fails[0] != "threshold failed: ws_rtt.p50 < 2ms (measured 2.50ms)" {
 		t.Fatalf("failures %q", fails)
 	}
@@ -56,7 +59,7 @@ func TestThresholdsChecked(t *testing.T) {
 		t.Errorf("units %q %q", r.Thresholds[0].Unit, r.Thresholds[3].Unit)
 	}
 	var buf bytes.Buffer
-	if err := WriteText(&buf, r); err != nil {
+	if err := runText(&buf, r); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(buf.String(), "thresholds   ok   ws_rtt.p50 < 5ms (measured 2.50ms)") ||
@@ -70,7 +73,7 @@ func TestThresholdNotMeasuredFails(t *testing.T) {
 	res := fixedResult()
 	res.BuiltinTarget = false // a --target run: the target's CPU is not ours to read
 	res.Config.Thresholds = []string{"target_us_per_frame < 1000"}
-	r := FromResult(res, Meta{})
+	r := one(Meta{}, res)
 	if r.Thresholds[0].OK || !strings.Contains(r.Thresholds[0].String(), "not measured") {
 		t.Fatalf("%+v", r.Thresholds[0])
 	}
@@ -85,7 +88,7 @@ func TestThresholdTolerance(t *testing.T) {
 		res.Stats.Errors = map[string]int64{"frame_timeout": 1}
 		res.Stats.FramesLost = 1
 		res.Config.Thresholds = th
-		return FromResult(res, Meta{})
+		return one(Meta{}, res)
 	}
 	tests := []struct {
 		name   string
@@ -105,7 +108,7 @@ func TestThresholdTolerance(t *testing.T) {
 			if r.Verdict.OK != tc.wantOK {
 				t.Fatalf("verdict %+v, want ok %v", r.Verdict, tc.wantOK)
 			}
-			if tc.wantOK && !strings.Contains(strings.Join(r.Verdict.Reasons, "|"), "within threshold errors.rate < 1%") {
+			if tc.wantOK && !strings.Contains(r.Verdict.Text(), "within threshold errors.rate < 1%") {
 				t.Fatalf("reasons %q do not name the tolerating threshold", r.Verdict.Reasons)
 			}
 		})
@@ -114,8 +117,35 @@ func TestThresholdTolerance(t *testing.T) {
 	res := fixedResult()
 	res.Stats.Interrupted = true
 	res.Config.Thresholds = []string{"errors.count == 0"}
-	if r := FromResult(res, Meta{}); r.Verdict.OK {
+	if r := one(Meta{}, res); r.Verdict.OK {
 		t.Fatal("interrupted run tolerated")
+	}
+}
+
+// TestTLSMismatchWithPassingThresholdFails is defect 1 of issue 9: a run
+// that negotiated what was not asked, with a threshold that passes, used to
+// be ok (exit 0). A threshold tolerates only the failure kinds it covers.
+func TestTLSMismatchWithPassingThresholdFails(t *testing.T) {
+	t.Parallel()
+	res := fixedResult()
+	res.Config.Ciphers = []string{"TLS_AES_256_GCM_SHA384"} // fixedResult negotiated TLS_AES_128_GCM_SHA256
+	res.Config.Thresholds = []string{"ws_rtt.p99 < 10s", "errors.rate < 1%"}
+	s := single(Meta{}, res)
+	r := s.Runs[0]
+	if r.Verdict.OK || s.OK() {
+		t.Fatalf("verdict %+v: a TLS mismatch must keep the run failed", r.Verdict)
+	}
+	if len(r.Verdict.Reasons) == 0 || r.Verdict.Reasons[0].Kind != bench.ReasonTLSMismatch || r.Verdict.Reasons[0].ToleratedBy != "" {
+		t.Fatalf("reasons %+v", r.Verdict.Reasons)
+	}
+	if len(s.ThresholdFailures()) != 0 {
+		t.Fatalf("thresholds should pass: %q", s.ThresholdFailures())
+	}
+	// Saturation is a kind too: flagged, not failed, never tolerated away.
+	res = fixedResult()
+	res.Health.Saturated, res.Health.Reasons = true, []bench.Reason{{Kind: bench.ReasonSaturated, Text: "generator late"}}
+	if r := one(Meta{}, res); !r.Verdict.OK || !r.Verdict.Saturated || r.Verdict.Reasons[0].Kind != bench.ReasonSaturated {
+		t.Fatalf("saturated verdict %+v", r.Verdict)
 	}
 }
 
@@ -126,18 +156,22 @@ func TestSeriesThresholdFailuresNameTheRun(t *testing.T) {
 		res := fixedResult()
 		res.Topology = []string{"direct", "builtin", "builtin"}[i]
 		res.Config.Thresholds = []string{"tls_handshake.p50 < 2ms"}
-		r := FromResult(res, Meta{})
+		r := one(Meta{}, res)
 		r.Phases.TLSHandshake.P50Us = p50
-		applyThresholds(r)
+		ts, err := threshold.ParseAll(res.Config.Thresholds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		applyThresholds(r, ts)
 		runs = append(runs, r)
 	}
-	sr := &SeriesReport{Runs: runs}
-	fails := SeriesThresholdFailures(sr)
+	sr := &Series{Runs: runs}
+	fails := sr.ThresholdFailures()
 	if len(fails) != 1 || fails[0] != "threshold failed in builtin run 1 of 2: tls_handshake.p50 < 2ms (measured 9.00ms)" {
 		t.Fatalf("failures %q", fails)
 	}
 	var buf bytes.Buffer
-	if err := WriteSeriesText(&buf, sr); err != nil {
+	if err := seriesText(&buf, sr); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(buf.String(), fails[0]) {
@@ -149,10 +183,11 @@ func TestJUnit(t *testing.T) {
 	t.Parallel()
 	res := fixedResult()
 	res.Config.Thresholds = []string{"ws_rtt.p50 < 5ms", "ws_rtt.p50 < 2ms"}
-	r := FromResult(res, Meta{})
-	plain := FromResult(fixedResult(), Meta{})
+	r := one(Meta{}, res)
+	plain := one(Meta{}, fixedResult())
+	r.Cell, plain.Cell = "direct", "builtin"
 	var buf bytes.Buffer
-	if err := WriteJUnit(&buf, []*Report{r, plain}, []string{"direct", ""}); err != nil {
+	if err := writeJUnit(&buf, &Series{Runs: []*Report{r, plain}}); err != nil {
 		t.Fatal(err)
 	}
 	var doc struct {
@@ -180,7 +215,7 @@ func TestJUnit(t *testing.T) {
 		t.Fatalf("suite %+v", s)
 	}
 	// A run without thresholds still has a test case: its verdict.
-	if p := doc.Suites[1]; len(p.Cases) != 1 || p.Cases[0].Name != "verdict" || p.Cases[0].Failure != nil || p.Name != "wssbench run: golden" {
+	if p := doc.Suites[1]; len(p.Cases) != 1 || p.Cases[0].Name != "verdict" || p.Cases[0].Failure != nil || p.Name != "wssbench run: builtin" {
 		t.Fatalf("plain suite %+v", p)
 	}
 }

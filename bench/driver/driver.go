@@ -20,19 +20,6 @@ import (
 	"github.com/wssbench/wssbench/bench/pace"
 )
 
-// Mode is what each connection does once it is up.
-type Mode string
-
-// The driver's modes.
-const (
-	// ModeSteady ramps all connections up, then exchanges echo frames for Duration.
-	ModeSteady Mode = "steady"
-	// ModeStorm repeats connect, one echo, close on Conns workers for Duration.
-	ModeStorm Mode = "handshake-storm"
-	// ModeHold ramps all connections up and holds them idle for Duration.
-	ModeHold Mode = "connect-hold"
-)
-
 // Config is the resolved description of a load: every field is ready to use.
 type Config struct {
 	// URL is the ws:// or wss:// target.
@@ -182,7 +169,7 @@ func (d *Driver) Progress() Progress {
 	return Progress{
 		Attempted: d.attempted.Load(), Established: d.established.Load(), Failed: d.failed.Load(),
 		Open: d.open.Load(), FramesSent: d.sent.Load(), FramesReceived: d.received.Load(),
-		Errors: d.t.errorCount(), Phase: [...]string{"connect", "steady", "close"}[d.phase.Load()],
+		Errors: d.t.errorCount(), Phase: [...]string{PhaseConnect, PhaseSteady, PhaseClose}[d.phase.Load()],
 	}
 }
 
@@ -199,15 +186,15 @@ func (d *Driver) mark(st *Stats, name string) {
 // a cancelled run returns its partial Stats with Interrupted set.
 func (d *Driver) Run(ctx context.Context) *Stats {
 	var marks Stats
-	d.mark(&marks, "connect")
+	d.mark(&marks, PhaseConnect)
 	stopKicker := context.AfterFunc(ctx, d.kickAll)
 	defer stopKicker()
-	if d.cfg.Mode == ModeStorm {
+	if !d.cfg.Mode.HoldsAll() {
 		d.runStorm(ctx, &marks)
 	} else {
 		d.runHeld(ctx, &marks)
 	}
-	d.mark(&marks, "done")
+	d.mark(&marks, PhaseDone)
 
 	d.t.mu.Lock()
 	st := d.t.s
@@ -268,12 +255,12 @@ func (d *Driver) runHeld(ctx context.Context, marks *Stats) {
 	if ctx.Err() == nil {
 		d.steadyStart = time.Now()
 		d.steadyEnd = d.steadyStart.Add(d.cfg.Duration)
-		d.mark(marks, "steady")
+		d.mark(marks, PhaseSteady)
 		d.setPhase(phaseSteady)
 		sleepUntil(ctx, d.steadyEnd)
 	}
-	d.mark(marks, "close")
-	if d.cfg.Mode == ModeSteady && ctx.Err() == nil {
+	d.mark(marks, PhaseClose)
+	if d.cfg.Mode.Streams() && ctx.Err() == nil {
 		// Steady connections end their own loops at steadyEnd, after their last
 		// echo: a kick now would cut that echo short.
 		d.phase.Store(phaseClose)
@@ -323,7 +310,7 @@ func (d *Driver) connection(ctx context.Context, s *session) {
 			return
 		}
 	}
-	if d.cfg.Mode == ModeSteady {
+	if d.cfg.Mode.Streams() {
 		if d.phase.Load() == phaseSteady && ctx.Err() == nil {
 			if err := s.steady(ctx, d); err != nil {
 				d.frameError(ctx, err)
@@ -432,5 +419,5 @@ func (d *Driver) runStorm(ctx context.Context, marks *Stats) {
 		}()
 	}
 	wg.Wait()
-	d.mark(marks, "close")
+	d.mark(marks, PhaseClose)
 }

@@ -7,24 +7,18 @@ import (
 	"github.com/wssbench/wssbench/reports"
 )
 
-// gate writes the --junit file, prints every failed threshold on its own line
-// on stderr and returns the exit code of a finished run. A failed run (a
-// failed connection, an error or a lost frame not tolerated by a threshold,
-// or an interrupt) is exit 1 and takes precedence over a failed threshold
-// (exit 3): figures from a run that failed say little, so fix the run first.
-// The failed thresholds are printed either way. ok says whether the run (or
-// every run of the series that could run) succeeded.
-func gate(stderr io.Writer, out *runOut, ok bool, runs []*reports.Report, names, failures []string) int {
+// gate prints every failed threshold on its own line on stderr and returns
+// the exit code of a finished series. A failed run (a failure no threshold
+// tolerates, a TLS mismatch, a dead child, a crosscheck difference, an
+// interrupt) is exit 1 and takes precedence over a failed threshold (exit 3):
+// figures from a run that failed say little, so fix the run first. The
+// failed thresholds are printed either way.
+func gate(stderr io.Writer, s *reports.Series) int {
+	failures := s.ThresholdFailures()
 	for _, f := range failures {
 		fmt.Fprintln(stderr, f)
 	}
-	if out.junit != "" {
-		if err := reports.WriteJUnitFile(out.junit, runs, names); err != nil {
-			return errorCode(stderr, "run", fmt.Errorf("write --junit: %w", err))
-		}
-		fmt.Fprintf(stderr, "JUnit XML written to %s\n", out.junit)
-	}
-	if !ok {
+	if !s.OK() {
 		return ExitRunFailed
 	}
 	if len(failures) > 0 {

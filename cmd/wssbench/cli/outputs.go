@@ -1,102 +1,113 @@
 package cli
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
-	"sync"
 
 	"github.com/spf13/pflag"
 	"github.com/wssbench/wssbench/bench"
-	"github.com/wssbench/wssbench/bench/metrics"
 	"github.com/wssbench/wssbench/reports"
 )
 
-// reportFiles are a run's outputs besides the summary and --out: an HTML
-// page, a Markdown summary and HdrHistogram interval logs.
-type reportFiles struct {
-	html, markdown, hlog string
-
-	mu sync.Mutex
-	// logs are the open .hlog files by run key (topology/repetition); cur is the one being written.
-	logs map[string]*hlogFile
-	cur  *hlogFile
-	err  error
-	// written are the interval logs that close kept, in name order.
-	written []string
+// outputs are the report files of a command: one flag per format of
+// reports.Encoders (--out, --html, --markdown, --junit, --hlog), the text
+// summary on stdout. run and report share them.
+type outputs struct {
+	// paths are the flags' values by encoder name.
+	paths map[string]*string
 }
 
-type hlogFile struct {
-	path string
-	f    *os.File
-	w    *reports.HlogWriter
-}
-
-func (o *reportFiles) addFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.html, "html", "", "write the report as one self-contained HTML page with plots")
-	fs.StringVar(&o.markdown, "markdown", "", "write a Markdown summary (for a pull-request comment)")
-	fs.StringVar(&o.hlog, "hlog", "", "write HdrHistogram interval logs (1 s, one tag per metric); a comparison writes FILE-TOPOLOGY-N.EXT per run")
-}
-
-// hlogPath is the interval log of one run of a series: path with
-// "-topology-repetition" before its extension.
-func hlogPath(path, topology string, rep int) string {
-	ext := filepath.Ext(path)
-	return fmt.Sprintf("%s-%s-%d%s", strings.TrimSuffix(path, ext), topology, rep, ext)
-}
-
-func runKey(topology string, rep int) string { return fmt.Sprintf("%s/%d", topology, rep) }
-
-// open checks, before any load, that the HTML and Markdown files can be
-// written, and creates the interval logs: FILE for one run, one file per
-// run of a series.
-func (o *reportFiles) open(cfg bench.Config, series bool) error {
-	for _, c := range []struct{ flag, path string }{{"--html", o.html}, {"--markdown", o.markdown}} {
-		if c.path == "" {
+// addOutputFlags registers a flag for every file format.
+func addOutputFlags(fs *pflag.FlagSet) *outputs {
+	o := &outputs{paths: map[string]*string{}}
+	for _, e := range reports.Encoders {
+		if e.Flag == "" {
 			continue
 		}
-		if err := checkWritable(c.path); err != nil {
-			return &bench.InputError{Err: fmt.Errorf("%s: %w", c.flag, err)}
+		p := new(string)
+		if e.Flag == "out" {
+			fs.StringVarP(p, e.Flag, "o", "", e.Usage)
+		} else {
+			fs.StringVar(p, e.Flag, "", e.Usage)
+		}
+		o.paths[e.Name] = p
+	}
+	return o
+}
+
+// check refuses, before any load, a file that cannot be written: a folder
+// that is a file, a path that is a folder, no permission, or a missing folder
+// outside the current directory (wssbench creates missing folders only under
+// it). runs are the runs the series will make, for per-run files.
+func (o *outputs) check(runs []reports.RunID, single bool) error {
+	var errs []error
+	for _, e := range reports.Encoders {
+		p := o.paths[e.Name]
+		if p == nil || *p == "" {
+			continue
+		}
+		for _, path := range e.Paths(*p, runs, single) {
+			if err := checkWritable(path); err != nil {
+				errs = append(errs, fmt.Errorf("--%s %s: %w", e.Flag, path, err))
+			}
 		}
 	}
-	if o.hlog == "" {
-		return nil
-	}
-	o.logs = map[string]*hlogFile{}
-	topologies := cfg.Topology
-	if len(topologies) == 0 {
-		topologies = []string{bench.TopologyDirect}
-	}
-	for rep := 1; rep <= max(cfg.Repeat, 1); rep++ {
-		for _, t := range topologies {
-			path := o.hlog
-			if series {
-				path = hlogPath(o.hlog, t, rep)
-			}
-			f, err := createFile(path)
-			if err != nil {
-				o.close()
-				return &bench.InputError{Err: fmt.Errorf("--hlog: %w", err)}
-			}
-			hf := &hlogFile{path: path, f: f, w: reports.NewHlogWriter(f)}
-			o.logs[runKey(t, rep)] = hf
-			if o.cur == nil {
-				o.cur = hf
-			}
-		}
+	if err := errors.Join(errs...); err != nil {
+		return &bench.InputError{Err: err}
 	}
 	return nil
 }
 
-// checkWritable makes path's folder and checks that path can be written,
-// leaving no file behind that was not there.
+// write prints the text summary on stdout and writes every file asked for,
+// each named on stderr; it goes on past a failed file and returns every error.
+func (o *outputs) write(s *reports.Series, stdout, stderr io.Writer) error {
+	var errs []error
+	for _, e := range reports.Encoders {
+		if e.Flag == "" {
+			if err := e.Write(stdout, s); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		p := o.paths[e.Name]
+		if p == nil || *p == "" {
+			continue
+		}
+		written, err := e.WriteFiles(*p, s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("write --%s: %w", e.Flag, err))
+		}
+		if len(written) > 0 {
+			fmt.Fprintf(stderr, "%s written to %s\n", e.Name, strings.Join(written, ", "))
+		} else if err == nil {
+			fmt.Fprintf(stderr, "%s: nothing to write (no run measured anything)\n", e.Name)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkWritable checks that path can be written, leaving no file behind that
+// was not there. A missing folder is made only under the current directory.
 func checkWritable(path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return errors.New("is a folder; give a file name")
+	}
+	dir := filepath.Dir(path)
+	switch fi, err := os.Stat(dir); {
+	case err == nil && !fi.IsDir():
+		return fmt.Errorf("%s is a file, not a folder", dir)
+	case errors.Is(err, os.ErrNotExist):
+		if !underWorkingDir(dir) {
+			return fmt.Errorf("folder %s does not exist; create it first (wssbench makes missing folders only under the current directory)", dir)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	case err != nil:
 		return err
 	}
 	_, statErr := os.Stat(path)
@@ -111,121 +122,16 @@ func checkWritable(path string) error {
 	return nil
 }
 
-func createFile(path string) (*os.File, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, err
-	}
-	return os.Create(path)
-}
-
-// attach streams every collected interval to the current interval log, and
-// switches logs when a series starts its next run.
-func (o *reportFiles) attach(opt *bench.Options) {
-	if o.logs == nil {
-		return
-	}
-	opt.OnInterval = func(iv metrics.Interval) {
-		o.mu.Lock()
-		defer o.mu.Unlock()
-		if o.cur == nil || o.err != nil {
-			return
-		}
-		if err := o.cur.w.WriteInterval(iv); err != nil {
-			o.err = fmt.Errorf("--hlog %s: %w", o.cur.path, err)
-		}
-	}
-	next := opt.OnRunStart
-	opt.OnRunStart = func(topology string, rep, of int) {
-		o.mu.Lock()
-		o.cur = o.logs[runKey(topology, rep)]
-		o.mu.Unlock()
-		if next != nil {
-			next(topology, rep, of)
-		}
-	}
-}
-
-// close closes the interval logs and removes those no run wrote to (an
-// interrupted series); it returns the first write error.
-func (o *reportFiles) close() error {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	err := o.err
-	for _, hf := range o.logs {
-		if cerr := hf.f.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("--hlog %s: %w", hf.path, cerr)
-		}
-		if hf.w.Intervals == 0 {
-			os.Remove(hf.path)
-		} else {
-			o.written = append(o.written, hf.path)
-		}
-	}
-	sort.Strings(o.written)
-	o.logs, o.cur = nil, nil
+// underWorkingDir reports whether dir lies inside the current directory.
+func underWorkingDir(dir string) bool {
+	wd, err := os.Getwd()
 	if err != nil {
-		return &bench.InputError{Err: err}
+		return false
 	}
-	return nil
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return false
+	}
+	rel, err := filepath.Rel(wd, abs)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
-
-// writeRun writes one run's HTML and Markdown files.
-func (o *reportFiles) writeRun(rep *reports.Report, stderr io.Writer) error {
-	return o.write(stderr,
-		func(w io.Writer) error { return reports.WriteHTML(w, rep) },
-		func(w io.Writer) error { return reports.WriteMarkdown(w, rep) })
-}
-
-// writeSeries writes a series' HTML and Markdown files.
-func (o *reportFiles) writeSeries(sr *reports.SeriesReport, stderr io.Writer) error {
-	return o.write(stderr,
-		func(w io.Writer) error { return reports.WriteSeriesHTML(w, sr) },
-		func(w io.Writer) error { return reports.WriteSeriesMarkdown(w, sr) })
-}
-
-func (o *reportFiles) write(stderr io.Writer, html, markdown func(io.Writer) error) error {
-	var errs []error
-	for _, out := range []struct {
-		flag, path string
-		render     func(io.Writer) error
-	}{{"--html", o.html, html}, {"--markdown", o.markdown, markdown}} {
-		if out.path == "" {
-			continue
-		}
-		if err := writeFile(out.path, out.render); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", out.flag, err))
-			continue
-		}
-		fmt.Fprintf(stderr, "%s written to %s\n", strings.TrimPrefix(out.flag, "--"), out.path)
-	}
-	if err := errors.Join(errs...); err != nil {
-		return &bench.InputError{Err: err}
-	}
-	return nil
-}
-
-// writeFile renders into memory first, so a render error leaves no half file.
-func writeFile(path string, render func(io.Writer) error) error {
-	var buf bytes.Buffer
-	if err := render(&buf); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(path, buf.Bytes(), 0o644)
-}
-
-// closeAndWrite closes the interval logs, then writes the HTML and Markdown
-// files; it returns the first error.
-func closeAndWrite(out *runOut, stderr io.Writer, write func() error) error {
-	if err := out.files.close(); err != nil {
-		return err
-	}
-	if out.files.hlogWritten() != "" {
-		fmt.Fprintf(stderr, "interval logs written to %s\n", out.files.hlogWritten())
-	}
-	return write()
-}
-
-func (o *reportFiles) hlogWritten() string { return strings.Join(o.written, ", ") }

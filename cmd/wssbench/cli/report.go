@@ -15,25 +15,26 @@ import (
 func cmdReport(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("report", pflag.ContinueOnError)
 	fs.SortFlags = false
-	var files reportFiles
-	fs.StringVar(&files.html, "html", "", "write the report as one self-contained HTML page with plots")
-	fs.StringVar(&files.markdown, "markdown", "", "write a Markdown summary (for a pull-request comment)")
+	files := addOutputFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `wssbench report: render a saved JSON report
 
 Reads a report written by "wssbench run --out" (one run, or a comparison of
-several runs), prints its text summary, and writes it as a self-contained HTML
-page with plots (--html) or a Markdown summary for a pull-request comment
-(--markdown). The plots are drawn from the histograms and the timeline that
-the report carries, so nothing needs to run again.
+several runs), prints its text summary, and writes it in any other format:
+a self-contained HTML page with plots (--html), a Markdown summary for a
+pull-request comment (--markdown), JUnit XML (--junit), HdrHistogram interval
+logs (--hlog) or JSON again (--out). The plots and logs are drawn from the
+histograms, intervals and timeline that the report carries, so nothing needs
+to run again. The formats are the same as wssbench run's.
 
 Usage:
-  wssbench report REPORT.json [--html FILE] [--markdown FILE]
+  wssbench report REPORT.json [--html FILE] [--markdown FILE] [--junit FILE] [--hlog FILE]
 
 Examples:
   wssbench report out/default.json
   wssbench report out/default.json --html out/default.html
   wssbench report out/termination.json --html out/term.html --markdown out/term.md
+  wssbench report out/default.json --hlog out/default.hlog
 
 Exit codes: 0 rendered; 2 the file is missing, not a wssbench/v1 report, or an
 output cannot be written.
@@ -59,22 +60,15 @@ Flags:
 	if err != nil {
 		return errorCode(stderr, "report", &bench.InputError{Err: err})
 	}
-	if err := files.open(bench.Config{}, false); err != nil {
+	var runs []reports.RunID
+	for _, r := range doc.Runs {
+		runs = append(runs, reports.RunID{Cell: r.Cell, Repetition: r.Repetition})
+	}
+	if err := files.check(runs, doc.Whole.Single() != nil); err != nil {
 		return errorCode(stderr, "report", err)
 	}
-	if doc.Series {
-		err = reports.WriteSeriesText(stdout, doc.Whole)
-		if err == nil {
-			err = files.writeSeries(doc.Whole, stderr)
-		}
-	} else {
-		err = reports.WriteText(stdout, doc.Runs[0])
-		if err == nil {
-			err = files.writeRun(doc.Runs[0], stderr)
-		}
-	}
-	if err != nil {
-		return errorCode(stderr, "report", err)
+	if err := files.write(doc.Whole, stdout, stderr); err != nil {
+		return errorCode(stderr, "report", &bench.InputError{Err: err})
 	}
 	return ExitOK
 }

@@ -55,9 +55,7 @@ func runFlags(cfg *bench.Config) (*pflag.FlagSet, *runOut) {
 	fs.IntVar(&cfg.Repeat, "repeat", cfg.Repeat, "run each topology this many times, interleaved (A B C A B C)")
 	fs.DurationVar((*time.Duration)(&cfg.ProxyDelay), "delay", time.Duration(cfg.ProxyDelay), "one-way delay the builtin proxy adds in each direction (emulates a network round trip)")
 	fs.StringArrayVar(&cfg.Thresholds, "threshold", cfg.Thresholds, "pass/fail expression checked after the run, such as 'ws_rtt.p99 < 5ms' (repeatable; replaces the scenario's; a failure exits 3)")
-	fs.StringVarP(&out.jsonFile, "out", "o", "", "write the JSON report (schema wssbench/v1) to this file")
-	fs.StringVar(&out.junit, "junit", "", "write JUnit XML of the run's verdict and thresholds to this file")
-	out.files.addFlags(fs)
+	out.files = addOutputFlags(fs)
 	fs.BoolVarP(&out.quiet, "quiet", "q", false, "no progress line")
 	fs.StringVar(&out.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the driver to this file (for the driver's own hot spots)")
 	fs.Usage = func() {
@@ -93,13 +91,11 @@ Flags:
 
 type runOut struct {
 	scenario string
-	jsonFile string
-	junit    string
 	quiet    bool
 	// cpuProfile is a pprof output path for the driver process.
 	cpuProfile string
-	// files are --html, --markdown and --hlog.
-	files reportFiles
+	// files are the report files: --out, --html, --markdown, --junit, --hlog.
+	files *outputs
 }
 
 // loadRunConfig parses args over the scenario (if any) or the defaults: a flag
@@ -129,28 +125,21 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
-	if err := cfg.Validate(); err != nil {
+	plan, err := cfg.Plan()
+	if err != nil {
+		return errorCode(stderr, "run", err)
+	}
+	if err := out.files.check(plannedRuns(plan), plan.Single()); err != nil {
 		return errorCode(stderr, "run", err)
 	}
 	exe, err := os.Executable()
 	if err != nil {
 		return errorCode(stderr, "run", fmt.Errorf("find the wssbench binary to start the built-in target: %w", err))
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	opt := bench.Options{TargetArgv: []string{exe, "serve"}, ProxyArgv: []string{exe, "proxy"}}
-	series := len(cfg.Topology) > 1 || cfg.Repeat > 1 || cfg.Matrix != nil
-	if err := out.files.open(cfg, series); err != nil {
-		return errorCode(stderr, "run", err)
-	}
-	defer out.files.close()
-	out.files.attach(&opt)
-	var prog *progressLine
-	if !out.quiet {
-		prog = newProgressLine(stderr)
-		opt.Progress = prog.update
-	}
 	if out.cpuProfile != "" {
+		if err := checkWritable(out.cpuProfile); err != nil {
+			return errorCode(stderr, "run", &bench.InputError{Err: fmt.Errorf("--cpuprofile: %w", err)})
+		}
 		f, err := os.Create(out.cpuProfile)
 		if err != nil {
 			return errorCode(stderr, "run", &bench.InputError{Err: fmt.Errorf("--cpuprofile: %w", err)})
@@ -161,69 +150,51 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if series {
-		return runSeries(ctx, cfg, opt, out, prog, stdout, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	opt := bench.Options{TargetArgv: []string{exe, "serve"}, ProxyArgv: []string{exe, "proxy"}}
+	var prog *progressLine
+	if !out.quiet {
+		prog = newProgressLine(stderr)
+		opt.Progress = prog.update
 	}
-	res, err := bench.Run(ctx, cfg, opt)
+	if !plan.Single() {
+		opt.OnRunStart = func(cell string, rep, of int) {
+			if prog != nil {
+				prog.done()
+			}
+			fmt.Fprintf(stderr, "run: %s (%d of %d)\n", cell, rep, of)
+		}
+	}
+	series, runErr := bench.Run(ctx, plan, opt)
 	if prog != nil {
 		prog.done()
 	}
-	if err != nil {
+	if bench.IsInputError(runErr) {
+		// Found before any load: nothing ran.
+		return errorCode(stderr, "run", runErr)
+	}
+	rep := reports.FromSeries(series, reports.Meta{Version: Version, Commit: Commit})
+	if err := out.files.write(rep, stdout, stderr); err != nil {
 		return errorCode(stderr, "run", err)
 	}
-	rep := reports.FromResult(res, reports.Meta{Version: Version, Commit: Commit})
-	if err := reports.WriteText(stdout, rep); err != nil {
-		return errorCode(stderr, "run", err)
-	}
-	if out.jsonFile != "" {
-		if err := reports.WriteJSONFile(out.jsonFile, rep); err != nil {
-			return errorCode(stderr, "run", fmt.Errorf("write --out: %w", err))
-		}
-		fmt.Fprintf(stderr, "report written to %s\n", out.jsonFile)
-	}
-	if err := closeAndWrite(out, stderr, func() error { return out.files.writeRun(rep, stderr) }); err != nil {
-		return errorCode(stderr, "run", err)
-	}
-	return gate(stderr, out, rep.Verdict.OK, []*reports.Report{rep}, []string{rep.Label}, reports.ThresholdFailures(rep))
-}
-
-// runSeries runs a topology comparison and prints its table.
-func runSeries(ctx context.Context, cfg bench.Config, opt bench.Options, out *runOut, prog *progressLine, stdout, stderr io.Writer) int {
-	next := opt.OnRunStart
-	opt.OnRunStart = func(topology string, rep, of int) {
-		if prog != nil {
-			prog.done()
-		}
-		fmt.Fprintf(stderr, "run: %s (%d of %d)\n", topology, rep, of)
-		if next != nil {
-			next(topology, rep, of)
-		}
-	}
-	results, err := bench.RunSeries(ctx, cfg, opt)
-	if prog != nil {
-		prog.done()
-	}
-	if err != nil && len(results) == 0 {
-		return errorCode(stderr, "run", err)
-	}
-	sr := reports.FromSeries(results, reports.Meta{Version: Version, Commit: Commit})
-	if werr := reports.WriteSeriesText(stdout, sr); werr != nil {
-		return errorCode(stderr, "run", werr)
-	}
-	if out.jsonFile != "" {
-		if werr := reports.WriteJSONFile(out.jsonFile, sr); werr != nil {
-			return errorCode(stderr, "run", fmt.Errorf("write --out: %w", werr))
-		}
-		fmt.Fprintf(stderr, "report written to %s\n", out.jsonFile)
-	}
-	if werr := closeAndWrite(out, stderr, func() error { return out.files.writeSeries(sr, stderr) }); werr != nil {
-		return errorCode(stderr, "run", werr)
-	}
-	if err != nil {
-		return errorCode(stderr, "run", err)
+	if runErr != nil {
+		return errorCode(stderr, "run", runErr)
 	}
 	if ctx.Err() != nil {
+		fmt.Fprintln(stderr, "wssbench run: interrupted; the report holds what ran")
 		return ExitRunFailed
 	}
-	return gate(stderr, out, reports.SeriesOK(sr), sr.Runs, reports.RunNames(sr), reports.SeriesThresholdFailures(sr))
+	return gate(stderr, rep)
+}
+
+// plannedRuns names the runs a plan will make, for the files written per run.
+func plannedRuns(p *bench.Plan) []reports.RunID {
+	var out []reports.RunID
+	for r := 1; r <= p.Repeat; r++ {
+		for _, c := range p.Runnable() {
+			out = append(out, reports.RunID{Cell: c.Name, Repetition: r})
+		}
+	}
+	return out
 }

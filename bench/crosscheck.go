@@ -1,0 +1,44 @@
+package bench
+
+import "fmt"
+
+// Crosscheck sets what the built-in target counted beside what the driver
+// counted, so a driver that miscounts (or a proxy that drops frames
+// silently) shows up.
+type Crosscheck struct {
+	// OK is set when the counts agree.
+	OK bool
+	// DriverConnections are connections the driver upgraded (the resumption
+	// priming connection included); TargetConnections those the target upgraded.
+	DriverConnections, TargetConnections int64
+	// DriverFramesSent and DriverFramesReceived are data frames the driver
+	// sent and got back (priming included); TargetFrames those the target echoed.
+	DriverFramesSent, DriverFramesReceived, TargetFrames int64
+	// Why says what disagrees, when not OK.
+	Why string
+}
+
+// TargetCounts are what the built-in target counted over its life.
+type TargetCounts struct {
+	Accepted, Upgraded, FramesEchoed, Closes int64
+}
+
+// crosscheck compares the target's counts with the driver's: every upgraded
+// connection must be the driver's, and the target must have echoed at least
+// what the driver received and at most what it sent.
+func crosscheck(r *Result, primed int64, tc TargetCounts) *Crosscheck {
+	st := r.Stats
+	c := &Crosscheck{DriverConnections: st.Established + primed, TargetConnections: tc.Upgraded,
+		DriverFramesSent: st.FramesSent + primed, DriverFramesReceived: st.FramesReceived + primed, TargetFrames: tc.FramesEchoed}
+	switch {
+	case c.DriverConnections != c.TargetConnections:
+		c.Why = fmt.Sprintf("crosscheck: the driver upgraded %d connections, the target %d", c.DriverConnections, c.TargetConnections)
+	case c.TargetFrames < c.DriverFramesReceived:
+		c.Why = fmt.Sprintf("crosscheck: the driver received %d echoes, but the target echoed only %d frames", c.DriverFramesReceived, c.TargetFrames)
+	case c.TargetFrames > c.DriverFramesSent:
+		c.Why = fmt.Sprintf("crosscheck: the target echoed %d frames, more than the %d the driver sent", c.TargetFrames, c.DriverFramesSent)
+	default:
+		c.OK = true
+	}
+	return c
+}
