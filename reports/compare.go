@@ -77,13 +77,15 @@ type CompareResult struct {
 // Failed reports whether the gate failed.
 func (c *CompareResult) Failed() bool { return len(c.Failures) > 0 }
 
-// ParseTolerance reads "10%" or "10" (both ten percent) as a fraction.
+// ParseTolerance reads a percentage such as "10%" as a fraction (0.1). A bare
+// number other than 0 is refused, as threshold.ParsePercent refuses it: one
+// rule for shares across compare and the thresholds.
 func ParseTolerance(s string) (float64, error) {
-	v, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(s), "%"), 64)
-	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
-		return 0, &bench.InputError{Err: fmt.Errorf("tolerance %q must be a percentage of zero or more, such as 10%%", s)}
+	v, err := threshold.ParsePercent(s)
+	if err != nil {
+		return 0, &bench.InputError{Err: fmt.Errorf("tolerance %w", err)}
 	}
-	return v / 100, nil
+	return v, nil
 }
 
 // ParseMetricSpec reads "NAME" or "NAME=TOL" (such as "ws_rtt.p99=25%"),

@@ -12,7 +12,7 @@ import (
 func cmdCompare(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("compare", pflag.ContinueOnError)
 	fs.SortFlags = false
-	tolerance := fs.String("tolerance", "10%", "how much worse a metric may get before it is a regression")
+	tolerance := fs.String("tolerance", "10%", "how much worse a metric may get before it is a regression, a percentage such as 10% (a bare number is refused)")
 	metrics := fs.StringArray("metric", nil, "metric to compare, NAME or NAME=TOLERANCE such as ws_rtt.p99=25% (repeatable; default: a set of latency, error, rate and CPU figures)")
 	force := fs.Bool("force", false, "compare reports whose configs differ (the differences are listed)")
 	allowSaturated := fs.Bool("allow-saturated", false, "gate on a candidate whose generator saturated instead of failing it (its latency is suspect)")
@@ -24,6 +24,10 @@ wssbench run --out) metric by metric: baseline, candidate, change and verdict.
 A metric that got worse by more than the tolerance is a regression: exit 3,
 and the output names it. Latency, CPU cost and errors are better lower;
 connect_rate, frames.rate and success counts better higher.
+
+Tolerances are percentages and carry %% (10%%, 0.5%%): a bare number such as
+0.1 is refused (exit 2), since it could mean 10%% or 0.1%%; 0 alone is fine.
+Threshold rates follow the same rule (errors.rate < 0.1%%).
 
 Noise: when a report holds repeated runs (--repeat N), each figure is the
 median of the runs, and a change whose runs' min..max ranges overlap is not

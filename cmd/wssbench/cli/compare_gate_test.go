@@ -118,3 +118,26 @@ func TestCompareHelpAllowSaturated(t *testing.T) {
 		t.Fatalf("compare --help: exit %d\n%s", code, out)
 	}
 }
+
+// TestCompareToleranceBareNumberRefused checks that --tolerance 0.1 (a tenth
+// of a percent, or ten percent?) is refused with exit 2 saying what to write,
+// where it used to be read silently as 0.1%.
+func TestCompareToleranceBareNumberRefused(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	base, cand := writeReport(t, dir, "base", 100, false), writeReport(t, dir, "cand", 100, false)
+	for _, args := range [][]string{{"--tolerance", "0.1"}, {"--metric", "ws_rtt.p50=0.1"}} {
+		code, _, stderr := runMain(append([]string{"compare", base, cand}, args...)...)
+		if code != ExitBadInput {
+			t.Errorf("%q: exit %d, want %d\n%s", args, code, ExitBadInput, stderr)
+		}
+		for _, w := range []string{"bare number", "10%", "0.1%"} {
+			if !strings.Contains(stderr, w) {
+				t.Errorf("%q: stderr lacks %q:\n%s", args, w, stderr)
+			}
+		}
+	}
+	if code, out, _ := runMain("compare", "--help"); code != ExitOK || !strings.Contains(out, "bare number") {
+		t.Errorf("compare --help does not say how bare numbers are read: exit %d\n%s", code, out)
+	}
+}
