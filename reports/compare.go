@@ -39,6 +39,10 @@ type CompareOptions struct {
 	PerMetric map[string]float64
 	// Force compares reports whose configs differ (the differences are listed).
 	Force bool
+	// AllowSaturated gates on a candidate whose generator saturated
+	// (verdict.saturated) instead of failing it: its latency is then suspect,
+	// and the comparison says so in a warning.
+	AllowSaturated bool
 }
 
 // Delta is one metric of one topology, baseline against candidate.
@@ -62,20 +66,26 @@ type CompareResult struct {
 	Deltas     []Delta
 	// ConfigDiffs are config keys that differ (only with Force; otherwise Compare refuses).
 	ConfigDiffs []string
-	// Notes are things to know that do not fail the gate; Failures fail it.
-	Notes, Failures []string
+	// Notes are things to know that do not fail the gate; Warnings are
+	// things that make its figures suspect (a saturated generator) without
+	// failing it; Failures fail it.
+	Notes, Warnings, Failures []string
+	// SaturatedFailures counts the Failures that are saturated candidate runs.
+	SaturatedFailures int
 }
 
 // Failed reports whether the gate failed.
 func (c *CompareResult) Failed() bool { return len(c.Failures) > 0 }
 
-// ParseTolerance reads "10%" or "10" (both ten percent) as a fraction.
+// ParseTolerance reads a percentage such as "10%" as a fraction (0.1). A bare
+// number other than 0 is refused, as threshold.ParsePercent refuses it: one
+// rule for shares across compare and the thresholds.
 func ParseTolerance(s string) (float64, error) {
-	v, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(s), "%"), 64)
-	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
-		return 0, &bench.InputError{Err: fmt.Errorf("tolerance %q must be a percentage of zero or more, such as 10%%", s)}
+	v, err := threshold.ParsePercent(s)
+	if err != nil {
+		return 0, &bench.InputError{Err: fmt.Errorf("tolerance %w", err)}
 	}
-	return v / 100, nil
+	return v, nil
 }
 
 // ParseMetricSpec reads "NAME" or "NAME=TOL" (such as "ws_rtt.p99=25%"),
@@ -133,6 +143,7 @@ func Compare(base, cand *Document, opt CompareOptions) (*CompareResult, error) {
 		}
 	}
 	res.Notes, res.Failures = append(res.Notes, verdictNotes(base, cand)...), append(res.Failures, candidateFailures(cand)...)
+	res.saturation(base, cand, opt.AllowSaturated)
 	if bb, cb := base.Runs[0].Build, cand.Runs[0].Build; bb.CPUModel != cb.CPUModel || bb.Cores != cb.Cores {
 		res.Notes = append(res.Notes, fmt.Sprintf("the reports come from different machines (%s, %d cores against %s, %d cores): latency and CPU figures may differ for that reason",
 			bb.CPUModel, bb.Cores, cb.CPUModel, cb.Cores))
@@ -214,6 +225,48 @@ func verdictNotes(base, cand *Document) []string {
 		}
 	}
 	return out
+}
+
+// saturation fails the gate on a clean candidate run whose generator
+// saturated, unless allowed (then it warns), and warns about a saturated
+// baseline run. A saturated run's latency measures the driver as much as the
+// target, so a comparison of it is no evidence either way. A candidate run
+// that is not ok already failed in candidateFailures.
+func (c *CompareResult) saturation(base, cand *Document, allowed bool) {
+	for i, r := range base.Runs {
+		if r.Verdict.Saturated {
+			c.Warnings = append(c.Warnings, fmt.Sprintf("baseline %s of %s: %s: its latency is suspect, so the comparison may mislead",
+				runName(base, i), base.Name, saturationReasons(r.Verdict)))
+		}
+	}
+	for i, r := range cand.Runs {
+		switch {
+		case !r.Verdict.Saturated || !r.Verdict.OK:
+		case allowed:
+			c.Warnings = append(c.Warnings, fmt.Sprintf("candidate %s of %s: %s: its latency is suspect (gated anyway: --allow-saturated)",
+				runName(cand, i), cand.Name, saturationReasons(r.Verdict)))
+		default:
+			c.Failures = append(c.Failures, fmt.Sprintf("candidate %s of %s: %s: its latency is suspect, so the gate cannot pass it; give the driver more cores or less load (fewer --conns, a lower --msg-rate), or pass --allow-saturated to gate on it anyway",
+				runName(cand, i), cand.Name, saturationReasons(r.Verdict)))
+			c.SaturatedFailures++
+		}
+	}
+}
+
+// saturationReasons are the verdict's reasons that say why the generator
+// saturated (bench's health reasons: "generator saturated: ...",
+// "generator late: ...").
+func saturationReasons(v Verdict) string {
+	var out []string
+	for _, r := range v.Reasons {
+		if strings.HasPrefix(r, "generator ") {
+			out = append(out, r)
+		}
+	}
+	if len(out) == 0 {
+		return "generator saturated"
+	}
+	return strings.Join(out, "; ")
 }
 
 // candidateFailures fails the gate on candidate runs that were not clean.

@@ -40,6 +40,9 @@ func WriteCompareText(w io.Writer, c *CompareResult) error {
 	for _, n := range c.Notes {
 		p.f("note: %s\n", n)
 	}
+	for _, w := range c.Warnings {
+		p.f("warning: %s\n", w)
+	}
 	var regressed []string
 	for _, d := range c.Deltas {
 		if d.Regression {
@@ -55,6 +58,8 @@ func WriteCompareText(w io.Writer, c *CompareResult) error {
 		p.f("result: ok, no regression beyond %s\n", pct(c.Tolerance))
 	case len(regressed) > 0:
 		p.f("result: FAIL, %d regression(s): %s\n", len(regressed), strings.Join(regressed, ", "))
+	case c.SaturatedFailures == len(c.Failures):
+		p.f("result: FAIL, the candidate's generator saturated (--allow-saturated gates on it anyway)\n")
 	default:
 		p.f("result: FAIL, the candidate run was not clean\n")
 	}

@@ -53,13 +53,16 @@ func Load(name string) (bench.Config, error) {
 }
 
 // Decode reads one scenario. An unknown key or a value of the wrong type is an
-// error that names its line; the result is validated.
+// error in YAML words that names its line and key (an unknown key lists the
+// valid ones); the result is validated.
 func Decode(r io.Reader) (bench.Config, error) {
 	cfg := bench.Default()
-	dec := yaml.NewDecoder(r)
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-		return cfg, errors.New(strings.ReplaceAll(strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n  "), "\n  ", "; "))
+	var doc yaml.Node
+	if err := yaml.NewDecoder(r).Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		return cfg, errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if err := decodeInto(&doc, &cfg); err != nil {
+		return cfg, errors.New(strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, err

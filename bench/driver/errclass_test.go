@@ -48,6 +48,8 @@ func TestClassify(t *testing.T) {
 		{name: "not-authorized-to-sign", phase: PhaseTLS, err: verify(x509.CertificateInvalidError{Reason: x509.NotAuthorizedToSign}), want: ErrTLSBadCert},
 		{name: "bad-eku", phase: PhaseTLS, err: verify(x509.CertificateInvalidError{Reason: x509.IncompatibleUsage}), want: ErrTLSBadCert},
 		{name: "record-header", phase: PhaseTLS, err: tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}, want: ErrTLSNotTLS},
+		{name: "record-header-later-record", phase: PhaseTLS, err: tls.RecordHeaderError{Msg: "received record with version 301 when expecting version 303"}, want: ErrTLSHandshake},
+		{name: "not-tls-probed", phase: PhaseTLS, err: &NotTLSError{Err: io.EOF, Answer: "HTTP/1.1 101 Switching Protocols"}, want: ErrTLSNotTLS},
 		{name: "alert-protocol-version", phase: PhaseTLS, err: &net.OpError{Op: "remote error", Err: tls.AlertError(70)}, want: ErrTLSProtocolVersion},
 		{name: "alert-handshake-failure", phase: PhaseTLS, err: &net.OpError{Op: "remote error", Err: tls.AlertError(40)}, want: ErrTLSHandshake},
 		{name: "tls-message-in-tls-phase", phase: PhaseTLS, err: errors.New("tls: no cipher suite supported by both client and server"), want: ErrTLSHandshake},

@@ -16,7 +16,7 @@ const (
 	Latency Kind = iota
 	// CostUs is CPU microseconds per operation; values are plain microseconds or carry a time unit.
 	CostUs
-	// Ratio is a fraction of 1; values are a percentage (0.1%) or a plain fraction (0.001).
+	// Ratio is a fraction of 1; values are a percentage (0.1%): a bare number other than 0 is refused (see ParsePercent).
 	Ratio
 	// Count is a number of things; values are plain numbers.
 	Count

@@ -169,6 +169,29 @@ func distance(a, b string) int {
 	return prev[len(b)]
 }
 
+// ParsePercent reads a share written as a percentage, such as "10%" or
+// "0.1%", as a fraction of 1 (0.1, 0.001). It is the one rule for shares in
+// wssbench (compare's tolerances and the thresholds' rates): a share carries
+// %; a bare number other than 0 is refused, because one reader takes 0.1 for
+// a fraction (10%) and another for a percentage (0.1%).
+func ParsePercent(raw string) (float64, error) {
+	return parseValue(Ratio, strings.TrimSpace(raw))
+}
+
+// percent applies the share rule to a number v read from raw with unit.
+func percent(raw string, v float64, unit string) (float64, error) {
+	switch {
+	case unit == "%":
+		return v / 100, nil
+	case unit == "" && v == 0:
+		return 0, nil
+	case unit == "":
+		return 0, fmt.Errorf("%q is a bare number, which is ambiguous: rates and tolerances are percentages, so write %s%% (or %s if %s was meant as a fraction)",
+			raw, raw, strconv.FormatFloat(v*100, 'f', -1, 64)+"%", raw)
+	}
+	return 0, fmt.Errorf("%q: rates and tolerances are percentages, such as 0.1%%", raw)
+}
+
 // parseValue reads a number and its unit into kind's unit.
 func parseValue(kind Kind, raw string) (float64, error) {
 	end := 0
@@ -209,13 +232,7 @@ func parseValue(kind Kind, raw string) (float64, error) {
 		}
 		return v * f, nil
 	case Ratio:
-		switch unit {
-		case "%":
-			return v / 100, nil
-		case "":
-			return v, nil
-		}
-		return 0, fmt.Errorf("%q: a rate is a percentage (0.1%%) or a fraction (0.001)", raw)
+		return percent(raw, v, unit)
 	case PerSecond:
 		if unit == "" || unit == "/s" {
 			return v, nil

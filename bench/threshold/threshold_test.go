@@ -22,7 +22,7 @@ func TestParse(t *testing.T) {
 		{"ws_rtt_uncorrected.min >= 500ns", "ws_rtt_uncorrected.min", GreaterEqual, 0.5},
 		{"ws_rtt.p90 < 1e3us", "ws_rtt.p90", Less, 1000},
 		{"errors.rate < 0.1%", "errors.rate", Less, 0.001},
-		{"errors.rate < 0.001", "errors.rate", Less, 0.001},
+		{"errors.rate == 0", "errors.rate", Equal, 0},
 		{"errors.count == 0", "errors.count", Equal, 0},
 		{"connections.failed == 0", "connections.failed", Equal, 0},
 		{"driver_us_per_frame < 15", "driver_us_per_frame", Less, 15},
@@ -68,6 +68,7 @@ func TestParseErrors(t *testing.T) {
 		{"latency with percent", "ws_rtt.p99 < 5%", []string{"needs a time unit"}},
 		{"count with unit", "frames.lost < 5ms", []string{"plain number"}},
 		{"rate with time", "errors.rate < 5ms", []string{"percentage"}},
+		{"rate as a bare number", "errors.rate < 0.001", []string{"bare number", "0.1%"}},
 		{"per second with unit", "connect_rate > 5ms", []string{"per second"}},
 		{"cost with percent", "driver_us_per_frame < 5%", []string{"microseconds"}},
 		{"negative", "ws_rtt.p99 < -5ms", []string{"negative"}},
@@ -195,4 +196,39 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("reparse of %q: %+v, %v", th.Expr, again, err)
 		}
 	})
+}
+
+// TestBareNumberIsNeverAPercentage checks the one rule that compare's
+// tolerance and the thresholds' rates share: a share is written with %; a
+// bare number other than 0 is refused, with both readings spelled out,
+// rather than read as a fraction in one place and a percentage in another.
+func TestBareNumberIsNeverAPercentage(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]float64{"10%": 0.1, " 2.5% ": 0.025, "0.1%": 0.001, "0": 0, "0%": 0} {
+		if got, err := ParsePercent(in); err != nil || math.Abs(got-want) > 1e-12 {
+			t.Errorf("ParsePercent(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for in, want := range map[string][]string{
+		"0.1":   {"bare number", "0.1%", "10%"},
+		"10":    {"bare number", "10%", "1000%"},
+		"0.001": {"bare number", "0.001%", "0.1%"},
+		"-5%":   {"negative"},
+		"ten":   {"not a number"},
+		"5ms":   {"percentage"},
+	} {
+		_, err := ParsePercent(in)
+		if err == nil {
+			t.Errorf("ParsePercent(%q) accepted", in)
+			continue
+		}
+		for _, w := range want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("ParsePercent(%q): %q lacks %q", in, err, w)
+			}
+		}
+	}
+	if _, err := Parse("errors.rate < 0.001"); err == nil {
+		t.Error(`threshold "errors.rate < 0.001" accepted: a bare rate is ambiguous`)
+	}
 }

@@ -12,9 +12,10 @@ import (
 func cmdCompare(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("compare", pflag.ContinueOnError)
 	fs.SortFlags = false
-	tolerance := fs.String("tolerance", "10%", "how much worse a metric may get before it is a regression")
+	tolerance := fs.String("tolerance", "10%", "how much worse a metric may get before it is a regression, a percentage such as 10% (a bare number is refused)")
 	metrics := fs.StringArray("metric", nil, "metric to compare, NAME or NAME=TOLERANCE such as ws_rtt.p99=25% (repeatable; default: a set of latency, error, rate and CPU figures)")
 	force := fs.Bool("force", false, "compare reports whose configs differ (the differences are listed)")
+	allowSaturated := fs.Bool("allow-saturated", false, "gate on a candidate whose generator saturated instead of failing it (its latency is suspect)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `wssbench compare: the regression gate
 
@@ -24,9 +25,18 @@ A metric that got worse by more than the tolerance is a regression: exit 3,
 and the output names it. Latency, CPU cost and errors are better lower;
 connect_rate, frames.rate and success counts better higher.
 
+Tolerances are percentages and carry %% (10%%, 0.5%%): a bare number such as
+0.1 is refused (exit 2), since it could mean 10%% or 0.1%%; 0 alone is fine.
+Threshold rates follow the same rule (errors.rate < 0.1%%).
+
 Noise: when a report holds repeated runs (--repeat N), each figure is the
 median of the runs, and a change whose runs' min..max ranges overlap is not
 a regression ("within the runs' spread"). Repeat runs for a steadier gate.
+
+A saturated generator (verdict.saturated: the driver ran out of CPU or fell
+behind its send schedule) makes a run's latency suspect: a saturated
+candidate fails the gate (exit 3, naming the run and why) unless
+--allow-saturated; a saturated baseline is warned about.
 
 Reports of different setups (load shape, mode, size, rate, TLS settings,
 topology...) are refused (exit 2, listing the keys) unless --force. Labels,
@@ -40,6 +50,7 @@ Examples:
   wssbench compare base.json cand.json --tolerance 20%%
   wssbench compare base.json cand.json --metric ws_rtt.p50 --metric ws_rtt.p99=50%%
   wssbench compare base.json cand.json --force      configs differ, compare anyway
+  wssbench compare base.json cand.json --allow-saturated
 
 Metrics (default set: %s):
   tcp_connect, tls_handshake, ws_upgrade, connect_total, ws_rtt, ws_rtt_uncorrected
@@ -48,7 +59,8 @@ Metrics (default set: %s):
   frames.rate, connect_rate, send_lag.p99, {driver,target,proxy,server}_us_per_{handshake,frame}
 
 Exit codes: 0 no regression, 2 bad input (unreadable report, different
-configs, unknown metric), 3 a regression or a failed candidate run.
+configs, unknown metric), 3 a regression, a failed candidate run or a
+saturated one.
 
 Flags:
 %s`, strings.Join(reports.DefaultCompareMetrics, ", "), fs.FlagUsages())
@@ -61,7 +73,7 @@ Flags:
 		fmt.Fprintf(stderr, "wssbench compare: want two reports, BASELINE.json CANDIDATE.json (got %d arguments)\nRun \"wssbench compare --help\" for examples.\n", fs.NArg())
 		return ExitBadInput
 	}
-	opt := reports.CompareOptions{Force: *force, PerMetric: map[string]float64{}}
+	opt := reports.CompareOptions{Force: *force, AllowSaturated: *allowSaturated, PerMetric: map[string]float64{}}
 	var err error
 	if opt.Tolerance, err = reports.ParseTolerance(*tolerance); err != nil {
 		return errorCode(stderr, "compare", err)
@@ -90,6 +102,9 @@ Flags:
 	}
 	if err := reports.WriteCompareText(stdout, res); err != nil {
 		return errorCode(stderr, "compare", err)
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintln(stderr, "warning: "+w)
 	}
 	for _, f := range res.Failures {
 		fmt.Fprintln(stderr, f)
