@@ -253,14 +253,13 @@ func (c *CompareResult) saturation(base, cand *Document, allowed bool) {
 	}
 }
 
-// saturationReasons are the verdict's reasons that say why the generator
-// saturated (bench's health reasons: "generator saturated: ...",
-// "generator late: ...").
+// saturationReasons are the verdict's reasons of kind saturated: why the
+// generator could not keep its schedule.
 func saturationReasons(v Verdict) string {
 	var out []string
 	for _, r := range v.Reasons {
-		if strings.HasPrefix(r, "generator ") {
-			out = append(out, r)
+		if r.Kind == bench.ReasonSaturated {
+			out = append(out, r.Text)
 		}
 	}
 	if len(out) == 0 {

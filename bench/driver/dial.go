@@ -53,6 +53,9 @@ type dialer struct {
 	ws          ws.Dialer
 	sources     []net.IP
 	timeout     time.Duration
+	// plain tells, once per run, a plain server that closed the handshake
+	// from a TLS server that refused it (see PlainProbe).
+	plain *PlainProbe
 }
 
 // newDialer prepares the dialer of cfg; certRequests counts the handshakes in
@@ -60,6 +63,7 @@ type dialer struct {
 func newDialer(cfg *Config, certRequests *atomic.Int64) *dialer {
 	d := &dialer{url: cfg.URL, addr: hostPort(cfg.URL), timeout: cfg.ConnectTimeout, sources: cfg.SourceIPs}
 	if cfg.TLS != nil {
+		d.plain = NewPlainProbe(cfg.URL, cfg.ConnectTimeout)
 		d.tls = cfg.TLS.Clone()
 		d.tls.ClientSessionCache = nil
 		if len(d.tls.Certificates) > 0 {
@@ -130,7 +134,7 @@ func (d *dialer) dial(ctx context.Context, id int, resume bool) (*conn, Phase, e
 		tc := tls.Client(cc, tcfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			raw.Close()
-			return nil, PhaseTLS, err
+			return nil, PhaseTLS, d.plain.Check(ctx, err, cc.read)
 		}
 		t2 = time.Now()
 		c.tls = &TLSInfo{State: tc.ConnectionState(), BytesOut: cc.written, BytesIn: cc.read}

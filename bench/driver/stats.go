@@ -66,7 +66,11 @@ func (t *tally) fail(class string, err error) {
 	t.mu.Lock()
 	t.s.Errors[class]++
 	if _, ok := t.s.ErrorSamples[class]; !ok && err != nil {
-		t.s.ErrorSamples[class] = err.Error()
+		msg := err.Error()
+		if h := Hint(class, err); h != "" {
+			msg += " (" + h + ")"
+		}
+		t.s.ErrorSamples[class] = msg
 	}
 	t.mu.Unlock()
 }

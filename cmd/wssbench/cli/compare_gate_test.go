@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bytes"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -33,7 +35,7 @@ func writeReport(t *testing.T, dir, name string, rttP50Us int64, saturated bool)
 		Health: bench.Health{Cores: 2, GOGC: "100"},
 	}
 	if saturated {
-		res.Health.Saturated, res.Health.Reasons = true, []string{saturatedReason}
+		res.Health.Saturated, res.Health.Reasons = true, []bench.Reason{{Kind: bench.ReasonSaturated, Text: saturatedReason}}
 	}
 	for m := range res.Histograms {
 		h := metrics.NewHistogram()
@@ -48,8 +50,17 @@ func writeReport(t *testing.T, dir, name string, rttP50Us int64, saturated bool)
 		}
 		res.Histograms[m] = h
 	}
+	plan, err := cfg.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Cell, res.Repetition = plan.Cells[0], 1
+	var buf bytes.Buffer
+	if err := reports.WriteJSON(&buf, reports.FromSeries(&bench.Series{Plan: plan, Runs: []*bench.Result{res}}, reports.Meta{})); err != nil {
+		t.Fatal(err)
+	}
 	path := filepath.Join(dir, name+".json")
-	if err := reports.WriteJSONFile(path, reports.FromResult(res, reports.Meta{})); err != nil {
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return path
