@@ -77,21 +77,21 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	res.Topology = topology
 	var targetPID, proxyPID int
 	if cfg.Target == "" {
-		env, err := startEnvironment(ctx, &cfg, opt, topology)
+		env, err := startEnv(ctx, &cfg, opt, topology)
 		if err != nil {
 			return nil, err
 		}
-		defer env.stop()
-		res.BuiltinTarget, res.TargetInProcess = true, env.inProcess
-		targetPID, proxyPID = env.targetPID(), env.proxyPID()
-		if dc.URL, err = ParseTarget(env.url); err != nil {
-			return nil, fmt.Errorf("built-in target gave a bad URL %q: %w", env.url, err)
+		defer env.Stop()
+		res.BuiltinTarget, res.TargetInProcess = true, env.InProcess()
+		targetPID, proxyPID = env.TargetPID(), env.ProxyPID()
+		if dc.URL, err = ParseTarget(env.URL()); err != nil {
+			return nil, fmt.Errorf("built-in target gave a bad URL %q: %w", env.URL(), err)
 		}
-		dc.TLS = &tls.Config{RootCAs: env.chain.Pool(), ServerName: "localhost"}
-		if err := cfg.applyClientTLS(dc.TLS, env.chain); err != nil {
+		dc.TLS = &tls.Config{RootCAs: env.Chain().Pool(), ServerName: "localhost"}
+		if err := cfg.applyClientTLS(dc.TLS, env.Chain()); err != nil {
 			return nil, err
 		}
-		res.Warnings = append(res.Warnings, env.warnings...)
+		res.Warnings = append(res.Warnings, env.Warnings()...)
 	}
 	res.TargetURL = dc.URL.String()
 	if cfg.Insecure {
