@@ -196,13 +196,17 @@ func (e *Env) startBuiltinProxy(ctx context.Context, argv []string, backend stri
 }
 
 func (e *Env) startExternal(ctx context.Context, kind proxy.Kind, backend string, maxConns int) error {
+	// In the run's folder, so a stale one is removed with it.
+	dir := filepath.Join(e.dir, string(kind))
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return err
+	}
 	var err error
 	e.external, err = proxy.StartExternal(ctx, proxy.ExternalConfig{
 		Kind: kind, Listen: listenAddr, Backend: backend,
 		CertFile: e.files.CertFile, KeyFile: e.files.KeyFile, MaxConns: maxConns,
 		TLS: e.server, ClientCAFile: e.files.ClientCAFile,
-		// In the run's folder, so a stale one is removed with it.
-		Dir: filepath.Join(e.dir, string(kind)),
+		Dir: dir,
 	})
 	if err != nil {
 		return err
