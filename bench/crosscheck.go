@@ -1,6 +1,10 @@
 package bench
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/wssbench/wssbench/bench/env"
+)
 
 // Crosscheck sets what the built-in target counted beside what the driver
 // counted, so a driver that miscounts (or a proxy that drops frames
@@ -19,9 +23,7 @@ type Crosscheck struct {
 }
 
 // TargetCounts are what the built-in target counted over its life.
-type TargetCounts struct {
-	Accepted, Upgraded, FramesEchoed, Closes int64
-}
+type TargetCounts env.TargetCounts
 
 // crosscheck compares the target's counts with the driver's: every upgraded
 // connection must be the driver's, and the target must have echoed at least

@@ -26,9 +26,3 @@ func (c *Config) Measures(metric string) string {
 	}
 	return ""
 }
-
-// IsTopology reports whether t names a topology.
-func IsTopology(t string) bool { return contains(Topologies(), t) }
-
-// TopologyProxied reports whether a proxy terminates TLS in topology t.
-func TopologyProxied(t string) bool { return t != TopologyDirect }

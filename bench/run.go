@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wssbench/wssbench/bench/driver"
+	"github.com/wssbench/wssbench/bench/env"
 	"github.com/wssbench/wssbench/bench/metrics"
 	"github.com/wssbench/wssbench/bench/proc"
 )
@@ -54,20 +55,22 @@ func runOne(ctx context.Context, cell *Cell, rep int, opt Options) (*Result, err
 	res := &Result{Config: *cfg, Cell: cell, Repetition: rep, Topology: cell.Topology, StartedAt: time.Now()}
 	dc := cell.Driver
 	var targetPID, proxyPID int
+	var servers *env.Env
 	if cfg.Target == "" {
-		env, err := startEnvironment(ctx, cfg, opt, cell.Topology)
-		if err != nil {
+		var err error
+		if servers, err = env.Start(ctx, cell.envSpec(opt)); err != nil {
 			return nil, err
 		}
-		defer env.stop()
-		res.BuiltinTarget, res.TargetInProcess = true, env.inProcess
-		targetPID, proxyPID = env.targetPID(), env.proxyPID()
-		if dc.URL, err = ParseTarget(env.url); err != nil {
-			return nil, fmt.Errorf("built-in target gave a bad URL %q: %w", env.url, err)
+		// Stopped (and counted) below; this stops it on an early return.
+		defer servers.Stop()
+		res.BuiltinTarget, res.TargetInProcess = true, servers.InProcess()
+		targetPID, proxyPID = servers.TargetPID(), servers.ProxyPID()
+		if dc.URL, err = ParseTarget(servers.URL()); err != nil {
+			return nil, fmt.Errorf("built-in target gave a bad URL %q: %w", servers.URL(), err)
 		}
-		dc.TLS = &tls.Config{RootCAs: env.chain.Pool(), ServerName: "localhost"}
-		cell.applyClientTLS(dc.TLS, env.chain)
-		res.Warnings = append(res.Warnings, env.warnings...)
+		dc.TLS = &tls.Config{RootCAs: servers.Chain().Pool(), ServerName: "localhost"}
+		cell.applyClientTLS(dc.TLS, servers.Chain())
+		res.Warnings = append(res.Warnings, servers.Warnings()...)
 	}
 	res.TargetURL = dc.URL.String()
 	if cfg.Insecure {
@@ -143,11 +146,30 @@ func runOne(ctx context.Context, cell *Cell, rep int, opt Options) (*Result, err
 			res.Memory.ProxyPeakRSS = rss
 		}
 	}
+	if servers != nil {
+		stopServers(servers, res)
+	}
 	var ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms1)
 	res.CPU = phaseCPU(cpuMarks, cfg.mode())
 	res.Health = health(res, ms0, ms1)
 	return res, nil
+}
+
+// stopServers stops what the run started, records a child that died during
+// the run, and cross-checks the target's own counts with the driver's.
+func stopServers(servers *env.Env, res *Result) {
+	counts, ok, err := servers.StopAndCount()
+	if f := servers.Failure(); f != nil {
+		res.ChildFailures = append(res.ChildFailures, f.Error())
+	} else if err != nil {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("stopping the servers: %v", err))
+	}
+	if !ok {
+		res.Warnings = append(res.Warnings, "the built-in target reported no counts: the crosscheck was not made")
+		return
+	}
+	res.Crosscheck = crosscheck(res, res.Stats.Primed, TargetCounts(counts))
 }
 
 // watch collects histograms every interval, adds a point to the run's

@@ -79,6 +79,8 @@ type Driver struct {
 
 	mu       sync.Mutex
 	sessions map[int]*session
+	// primed is the connections Prime made (0 or 1).
+	primed int64
 }
 
 const (
@@ -149,6 +151,7 @@ func (d *Driver) Prime(ctx context.Context) error {
 	if _, _, err := s.readEcho(ctx, deadline); err != nil {
 		return fmt.Errorf("prime the session cache: %w", err)
 	}
+	d.primed = 1
 	return nil
 }
 
@@ -205,6 +208,7 @@ func (d *Driver) Run(ctx context.Context) *Stats {
 	st.ClosedClean, st.PeakConcurrent = d.clean.Load(), d.peak.Load()
 	st.ClientCertRequested = d.t.certRequests.Load()
 	st.Interrupted = ctx.Err() != nil
+	st.Primed = d.primed
 	return &st
 }
 

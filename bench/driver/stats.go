@@ -38,6 +38,9 @@ type Stats struct {
 	Phases []PhaseMark
 	// Interrupted is set when the context was cancelled before the run ended.
 	Interrupted bool
+	// Primed counts the untimed connections (and their one frame each) that
+	// Prime made before the load: 1 with resumption, else 0.
+	Primed int64
 }
 
 // PhaseMark is the start of one phase of a run.

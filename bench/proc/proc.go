@@ -1,20 +1,18 @@
 // Package proc starts the child processes a run needs (the built-in target,
-// proxies), stops them by their own PID, and reads CPU time and memory of
-// processes from /proc.
+// proxies), watches them, stops them with their whole process group, makes
+// sure they die with the harness, and reads CPU time and memory of processes
+// from /proc.
 package proc
 
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
-	"io"
+	"io/fs"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -23,28 +21,72 @@ import (
 // 100 on every Linux architecture Go supports.
 const clockTicks = 100
 
-// CPU returns the user+system CPU time a process has used so far.
-func CPU(pid int) (time.Duration, error) {
+// ErrExited is wrapped by the readings of a process that is gone: one that
+// does not exist, or a zombie (exited, not yet reaped). A reading of such a
+// process is not 0 CPU but no reading at all, so a caller must not subtract it.
+var ErrExited = errors.New("the process has exited")
+
+// stat is what wssbench reads of /proc/PID/stat.
+type stat struct {
+	state                        byte
+	ppid                         int
+	utime, stime, cutime, cstime int64 // clock ticks
+}
+
+// readStat reads /proc/PID/stat; a process that is not there wraps ErrExited.
+func readStat(pid int) (stat, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH) {
+		return stat{}, fmt.Errorf("pid %d: %w", pid, ErrExited)
+	}
 	if err != nil {
-		return 0, err
+		return stat{}, err
 	}
 	// The command name (field 2) may hold spaces; fields after it start past ')'.
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("unexpected /proc/%d/stat format", pid)
+		return stat{}, fmt.Errorf("unexpected /proc/%d/stat format", pid)
 	}
 	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, fmt.Errorf("unexpected /proc/%d/stat format", pid)
+	if len(f) < 15 || len(f[0]) != 1 {
+		return stat{}, fmt.Errorf("unexpected /proc/%d/stat format", pid)
 	}
-	// utime and stime are fields 14 and 15 of the whole line: 12 and 13 after ')'.
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
+	s := stat{state: f[0][0]}
+	var errs [5]error
+	s.ppid, errs[0] = strconv.Atoi(f[1])
+	// utime, stime, cutime and cstime are fields 14 to 17 of the whole line: 12 to 15 after ')'.
+	s.utime, errs[1] = strconv.ParseInt(f[11], 10, 64)
+	s.stime, errs[2] = strconv.ParseInt(f[12], 10, 64)
+	s.cutime, errs[3] = strconv.ParseInt(f[13], 10, 64)
+	s.cstime, errs[4] = strconv.ParseInt(f[14], 10, 64)
+	if err := errors.Join(errs[:]...); err != nil {
+		return stat{}, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	}
+	return s, nil
+}
+
+// gone reports whether a process in this state has exited (zombie or dead).
+func (s stat) gone() bool { return s.state == 'Z' || s.state == 'X' }
+
+func ticks(n int64) time.Duration { return time.Duration(n) * time.Second / clockTicks }
+
+// CPU returns the user+system CPU time a process has used so far. A process
+// that has exited (gone or a zombie) is an error wrapping ErrExited, never 0.
+func CPU(pid int) (time.Duration, error) {
+	s, err := readStat(pid)
+	if err != nil {
 		return 0, err
 	}
-	return time.Duration(ut+st) * time.Second / clockTicks, nil
+	if s.gone() {
+		return 0, fmt.Errorf("pid %d: %w", pid, ErrExited)
+	}
+	return ticks(s.utime + s.stime), nil
+}
+
+// Alive reports whether pid is a process that has not exited (a zombie has).
+func Alive(pid int) bool {
+	s, err := readStat(pid)
+	return err == nil && !s.gone()
 }
 
 // SelfCPU returns this process's user+system CPU time, with microsecond resolution.
@@ -62,13 +104,17 @@ type Memory struct {
 	RSS, Peak int64
 }
 
-// ReadMemory reads VmRSS and VmHWM of a process (pid 0 is this process).
+// ReadMemory reads VmRSS and VmHWM of a process (pid 0 is this process). A
+// process that is not there is an error wrapping ErrExited.
 func ReadMemory(pid int) (Memory, error) {
 	path := "/proc/self/status"
 	if pid > 0 {
 		path = fmt.Sprintf("/proc/%d/status", pid)
 	}
 	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Memory{}, fmt.Errorf("pid %d: %w", pid, ErrExited)
+	}
 	if err != nil {
 		return Memory{}, err
 	}
@@ -97,174 +143,28 @@ func ReadMemory(pid int) (Memory, error) {
 	return m, sc.Err()
 }
 
-// Child is a process started by the harness.
-type Child struct {
-	// Name labels the child in messages ("target", "nginx").
-	Name string
-	cmd  *exec.Cmd
-	// stderr keeps the child's last output, to show when it fails.
-	stderr *tailBuffer
-	done   chan struct{}
-	err    error
-}
-
-// StartOptions describe a child to start.
-type StartOptions struct {
-	// Name labels the child in messages.
-	Name string
-	// Argv is the program and its arguments.
-	Argv []string
-	// ReadyPrefix, if set, makes Start wait for a stdout line beginning with it
-	// and return the rest of that line.
-	ReadyPrefix string
-	// ReadyTimeout bounds the wait (default 10 s).
-	ReadyTimeout time.Duration
-	// Env is added to the child's environment.
-	Env []string
-}
-
-// Start runs a child process. With a ReadyPrefix it waits for that line on
-// stdout and returns what followed the prefix; a child that exits first is an
-// error that quotes its stderr.
-func Start(ctx context.Context, o StartOptions) (*Child, string, error) {
-	if o.ReadyTimeout <= 0 {
-		o.ReadyTimeout = 10 * time.Second
-	}
-	cmd := exec.Command(o.Argv[0], o.Argv[1:]...)
-	cmd.Env = append(os.Environ(), o.Env...)
-	// A grandchild that keeps our pipes open must not keep Wait from returning
-	// once the child itself has exited.
-	cmd.WaitDelay = 2 * time.Second
-	c := &Child{Name: o.Name, cmd: cmd, stderr: &tailBuffer{max: 8 << 10}, done: make(chan struct{})}
-	cmd.Stderr = c.stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, "", err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, "", fmt.Errorf("start %s (%s): %w", o.Name, o.Argv[0], err)
-	}
-	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		sent := false
-		for sc.Scan() {
-			if !sent && o.ReadyPrefix != "" && strings.HasPrefix(sc.Text(), o.ReadyPrefix) {
-				ready <- strings.TrimSpace(strings.TrimPrefix(sc.Text(), o.ReadyPrefix))
-				sent = true
-			}
-		}
-		// Drain whatever else comes so the child never blocks on a full pipe.
-		_, _ = io.Copy(io.Discard, stdout)
-	}()
-	go func() {
-		c.err = cmd.Wait()
-		close(c.done)
-	}()
-	if o.ReadyPrefix == "" {
-		return c, "", nil
-	}
-	t := time.NewTimer(o.ReadyTimeout)
-	defer t.Stop()
-	select {
-	case line := <-ready:
-		return c, line, nil
-	case <-c.done:
-		return nil, "", fmt.Errorf("%s exited before it was ready (%v); its stderr:\n%s", o.Name, c.err, c.stderr.String())
-	case <-t.C:
-		c.Stop(time.Second)
-		return nil, "", fmt.Errorf("%s not ready after %v; its stderr:\n%s", o.Name, o.ReadyTimeout, c.stderr.String())
-	case <-ctx.Done():
-		c.Stop(time.Second)
-		return nil, "", ctx.Err()
-	}
-}
-
-// PID returns the child's process id.
-func (c *Child) PID() int { return c.cmd.Process.Pid }
-
-// Stderr returns the child's last stderr output.
-func (c *Child) Stderr() string { return c.stderr.String() }
-
-// Exited reports whether the child has exited.
-func (c *Child) Exited() bool {
-	select {
-	case <-c.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// Signal sends sig to the child by its PID, if it is still running.
-func (c *Child) Signal(sig os.Signal) error {
-	if c.Exited() {
-		return nil
-	}
-	return c.cmd.Process.Signal(sig)
-}
-
-// Stop asks the child to end with SIGTERM, waits up to grace, then kills it.
-// It returns once the child has exited.
-func (c *Child) Stop(grace time.Duration) {
-	c.StopWith(syscall.SIGTERM, grace)
-}
-
-// StopWith is Stop with a chosen first signal (nginx stops gracefully on
-// SIGQUIT, haproxy on SIGUSR1).
-func (c *Child) StopWith(sig os.Signal, grace time.Duration) {
-	if c.Exited() {
-		return
-	}
-	// An error means the process is already gone; Wait has reaped it or will.
-	_ = c.cmd.Process.Signal(sig)
-	t := time.NewTimer(grace)
-	defer t.Stop()
-	select {
-	case <-c.done:
-	case <-t.C:
-		_ = c.cmd.Process.Kill()
-		<-c.done
-	}
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	b   []byte
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b = append(t.b, p...)
-	if len(t.b) > t.max {
-		t.b = append(t.b[:0], t.b[len(t.b)-t.max:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.b)
-}
-
-// TreeCPU returns the CPU time of pid and all its descendants now running
-// (nginx does its work in worker processes under the master).
+// TreeCPU returns the CPU time of pid and all its descendants (nginx does its
+// work in worker processes under the master), including what descendants that
+// have exited and been reaped used: so it only grows while pid lives. A pid
+// that has exited is an error wrapping ErrExited, never 0: a caller that
+// subtracts two readings must not use one that failed.
 func TreeCPU(pid int) (time.Duration, error) {
-	total, err := CPU(pid)
+	root, err := readStat(pid)
 	if err != nil {
 		return 0, err
 	}
-	for _, child := range descendants(pid) {
-		// A descendant that exited between the scan and the read is skipped.
-		if c, err := CPU(child); err == nil {
-			total += c
+	if root.gone() {
+		return 0, fmt.Errorf("pid %d: %w", pid, ErrExited)
+	}
+	total := root.utime + root.stime + root.cutime + root.cstime
+	for _, child := range Descendants(pid) {
+		// A descendant that was reaped between the scan and the read is
+		// counted in its parent's cutime and cstime instead.
+		if s, err := readStat(child); err == nil {
+			total += s.utime + s.stime + s.cutime + s.cstime
 		}
 	}
-	return total, nil
+	return ticks(total), nil
 }
 
 // TreePeakRSS returns the sum of the peak RSS of pid and its descendants.
@@ -274,7 +174,7 @@ func TreePeakRSS(pid int) (int64, error) {
 		return 0, err
 	}
 	total := m.Peak
-	for _, child := range descendants(pid) {
+	for _, child := range Descendants(pid) {
 		if cm, err := ReadMemory(child); err == nil {
 			total += cm.Peak
 		}
@@ -282,8 +182,9 @@ func TreePeakRSS(pid int) (int64, error) {
 	return total, nil
 }
 
-// descendants lists the running descendants of pid, read from /proc.
-func descendants(pid int) []int {
+// Descendants lists the descendants of pid that /proc shows now (zombies
+// included), read from the parent links in /proc/PID/stat.
+func Descendants(pid int) []int {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
@@ -294,20 +195,8 @@ func descendants(pid int) []int {
 		if err != nil {
 			continue
 		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 2 {
-			continue
-		}
-		if pp, err := strconv.Atoi(f[1]); err == nil {
-			parent[p] = pp
+		if s, err := readStat(p); err == nil {
+			parent[p] = s.ppid
 		}
 	}
 	var out []int
