@@ -11,7 +11,8 @@ import (
 	"time"
 
 	"github.com/wssbench/wssbench/bench/proc"
-	"github.com/wssbench/wssbench/bench/proxy"
+	"github.com/wssbench/wssbench/bench/proxy/builtin"
+	"github.com/wssbench/wssbench/bench/proxy/external"
 	"github.com/wssbench/wssbench/bench/target"
 	"github.com/wssbench/wssbench/bench/tlsconf"
 )
@@ -50,7 +51,7 @@ type environment struct {
 	dir       string
 	target    *proc.Child
 	proxy     *proc.Child
-	external  *proxy.External
+	external  *external.Proxy
 	serveCtx  context.Context
 	cancel    context.CancelFunc
 	done      []chan error
@@ -105,12 +106,12 @@ func startEnvironment(ctx context.Context, cfg *Config, opt Options, topology st
 	case TopologyBuiltin:
 		err = env.startBuiltinProxy(ctx, opt.ProxyArgv, backend.Host, certFile, keyFile, time.Duration(cfg.ProxyDelay))
 	case TopologyNginx, TopologyHAProxy:
-		env.external, err = proxy.StartExternal(ctx, proxy.ExternalConfig{
-			Kind: proxy.Kind(topology), Listen: "127.0.0.1:0", Backend: backend.Host,
+		env.external, err = external.Start(ctx, external.Config{
+			Kind: external.Kind(topology), Listen: "127.0.0.1:0", Backend: backend.Host,
 			CertFile: certFile, KeyFile: keyFile, MaxConns: cfg.Conns + 100,
 			TLS: env.server, ClientCAFile: env.clientCA,
 		})
-		for _, u := range proxy.Unsupported(proxy.Kind(topology), env.server) {
+		for _, u := range external.Unsupported(external.Kind(topology), env.server) {
 			env.warnings = append(env.warnings, fmt.Sprintf("%s was not configured with %s; expect handshakes that need it to fail", topology, u))
 		}
 		if err == nil {
@@ -156,7 +157,7 @@ func (e *environment) startTarget(ctx context.Context, argv []string, plain bool
 
 func (e *environment) startBuiltinProxy(ctx context.Context, argv []string, backend, certFile, keyFile string, delay time.Duration) error {
 	if len(argv) == 0 {
-		srv, err := proxy.Listen(proxy.Config{Listen: "127.0.0.1:0", Backend: backend, TLS: e.serverTLS(), Delay: delay})
+		srv, err := builtin.Listen(builtin.Config{Listen: "127.0.0.1:0", Backend: backend, TLS: e.serverTLS(), Delay: delay})
 		if err != nil {
 			return err
 		}

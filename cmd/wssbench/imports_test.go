@@ -9,7 +9,7 @@ import (
 const module = "github.com/wssbench/wssbench"
 
 // engine is everything under bench/.
-var engine = []string{"bench/driver", "bench/wsconn", "bench/pace", "bench/metrics", "bench/tlsconf", "bench/target", "bench/proxy", "bench/proc", "bench/threshold"}
+var engine = []string{"bench/driver", "bench/wsconn", "bench/pace", "bench/metrics", "bench/tlsconf", "bench/target", "bench/proxy/builtin", "bench/proxy/external", "bench/proc", "bench/threshold"}
 
 // allowed lists, for each package, the project packages it may import
 // (directly or not), as DESIGN.md draws them.
@@ -24,10 +24,13 @@ var allowed = map[string][]string{
 	"bench/threshold": {},
 	"bench/driver":    {"bench/wsconn", "bench/pace", "bench/metrics", "bench/tlsconf"},
 	"bench/target":    {"bench/wsconn", "bench/tlsconf"},
-	"bench/proxy":     {"bench/wsconn", "bench/tlsconf", "bench/proc"},
-	"bench":           engine,
-	"scenarios":       append([]string{"bench"}, engine...),
-	"reports":         append([]string{"bench"}, engine...),
+	// builtin and external may not import each other: one relays bytes,
+	// the other starts programs.
+	"bench/proxy/builtin":  {"bench/wsconn", "bench/tlsconf"},
+	"bench/proxy/external": {"bench/tlsconf", "bench/proc"},
+	"bench":                engine,
+	"scenarios":            append([]string{"bench"}, engine...),
+	"reports":              append([]string{"bench"}, engine...),
 }
 
 // TestImportDirections keeps the picture in DESIGN.md true: nothing under

@@ -1,7 +1,6 @@
-// Package proxy puts TLS termination in front of a ws:// backend: the built-in
-// proxy (a TLS-terminating TCP relay with an optional emulated delay), and
-// nginx or haproxy started from generated configs.
-package proxy
+// Package builtin is wssbench's built-in TLS-terminating proxy: a TCP relay
+// in front of a ws:// backend, with an optional emulated one-way delay.
+package builtin
 
 import (
 	"context"
