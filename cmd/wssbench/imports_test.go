@@ -9,7 +9,7 @@ import (
 const module = "github.com/wssbench/wssbench"
 
 // engine is everything under bench/.
-var engine = []string{"bench/driver", "bench/wsconn", "bench/pace", "bench/metrics", "bench/tlsconf", "bench/target", "bench/proxy/builtin", "bench/proxy/external", "bench/proc", "bench/threshold"}
+var engine = []string{"bench/driver", "bench/wsconn", "bench/pace", "bench/metrics", "bench/tlsconf", "bench/target", "bench/proxy/builtin", "bench/proxy/external", "bench/listener", "bench/proc", "bench/threshold"}
 
 // allowed lists, for each package, the project packages it may import
 // (directly or not), as DESIGN.md draws them.
@@ -23,10 +23,11 @@ var allowed = map[string][]string{
 	// reports checks them, so it may import neither.
 	"bench/threshold": {},
 	"bench/driver":    {"bench/wsconn", "bench/pace", "bench/metrics", "bench/tlsconf"},
-	"bench/target":    {"bench/wsconn", "bench/tlsconf"},
+	"bench/listener":  {},
+	"bench/target":    {"bench/wsconn", "bench/tlsconf", "bench/listener"},
 	// builtin and external may not import each other: one relays bytes,
 	// the other starts programs.
-	"bench/proxy/builtin":  {"bench/wsconn", "bench/tlsconf"},
+	"bench/proxy/builtin":  {"bench/wsconn", "bench/tlsconf", "bench/listener"},
 	"bench/proxy/external": {"bench/tlsconf", "bench/proc"},
 	"bench":                engine,
 	"scenarios":            append([]string{"bench"}, engine...),
