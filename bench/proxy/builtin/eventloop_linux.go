@@ -70,7 +70,7 @@ type evCmd struct {
 }
 
 // startEvLoops creates n event loops and starts their goroutines (counted in
-// s.wg). They end when shut down.
+// s.ln as work). They end when shut down.
 func startEvLoops(s *Server, n int) ([]*evLoop, error) {
 	loops := make([]*evLoop, 0, n)
 	for range n {
@@ -84,8 +84,7 @@ func startEvLoops(s *Server, n int) ([]*evLoop, error) {
 		loops = append(loops, l)
 	}
 	for _, l := range loops {
-		s.wg.Add(1)
-		go l.run()
+		s.ln.Go(l.run)
 	}
 	return loops, nil
 }
@@ -165,7 +164,6 @@ func (l *evLoop) wake() {
 // run is the loop goroutine. It parks in Go's netpoller on the epoll
 // descriptor and handles the ready events each time it is woken.
 func (l *evLoop) run() {
-	defer l.s.wg.Done()
 	if rc, err := l.file.SyscallConn(); err == nil {
 		// f returns true only when the loop is to end; RawRead parks in
 		// between (prepared once, so no readiness is lost).
@@ -314,8 +312,8 @@ func (l *evLoop) close(p *evPair) {
 		sd.pend = nil
 	}
 	delete(l.pairs, p)
-	l.s.builtinUntrack(p.keys[0], p.keys[1])
-	l.s.wg.Done()
+	l.s.ln.Untrack(p.keys[0], p.keys[1])
+	l.s.ln.Release()
 }
 
 // startLinger bounds how long the other direction may go on after one
@@ -345,17 +343,17 @@ func (s *Server) evHandle(ctx context.Context, raw net.Conn) {
 				syscall.Close(fd)
 			}
 		}
-		s.builtinUntrack(raw, bc)
+		s.ln.Untrack(raw, bc)
 		return
 	}
 	p.client.fd, p.backend.fd = cfd, bfd
 	l := s.loops[int(s.next.Add(1))%len(s.loops)]
-	s.wg.Add(1)
+	s.ln.Hold() // released when the loop closes the pair
 	if !l.post(evCmd{add: p}) {
 		syscall.Close(cfd)
 		syscall.Close(bfd)
-		s.builtinUntrack(raw, bc)
-		s.wg.Done()
+		s.ln.Untrack(raw, bc)
+		s.ln.Release()
 	}
 }
 
