@@ -174,7 +174,9 @@ func (l *Listener) Go(f func()) {
 // Stop's wake-up would undo it; checking after setting catches that).
 func (l *Listener) Down() bool { return l.down.Load() }
 
-// Stopping is closed when Stop is called.
+// Stopping is closed once Stop has woken every tracked connection. An owner
+// that saw Down waits for it before it sets a deadline of its own (for a
+// close handshake), which its wake-up, still to come, would otherwise undo.
 func (l *Listener) Stopping() <-chan struct{} { return l.stopped }
 
 // Stop begins the shutdown without waiting: it stops accepting, wakes every
@@ -183,7 +185,6 @@ func (l *Listener) Stop() {
 	l.once.Do(func() {
 		l.mu.Lock()
 		l.down.Store(true)
-		close(l.stopped)
 		l.ln.Close()
 		for c := range l.conns {
 			if l.opt.Wake != nil {
@@ -192,6 +193,7 @@ func (l *Listener) Stop() {
 				c.Close()
 			}
 		}
+		close(l.stopped)
 		l.mu.Unlock()
 		if l.opt.OnStop != nil {
 			l.opt.OnStop()

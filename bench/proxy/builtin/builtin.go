@@ -127,8 +127,9 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 func (s *Server) URL() string { return "wss://" + s.ln.Addr().String() + "/" }
 
 // Serve accepts connections until ctx ends, then closes every connection (both
-// sides) and returns once all are gone. It returns nil when ctx ended, or the
-// error that stopped accepting.
+// sides) and returns once all are gone. It returns nil when ctx ended, the
+// error that stopped accepting, or an error when connections outlived the
+// shutdown bound.
 func (s *Server) Serve(ctx context.Context) error {
 	if s.eventLoop() {
 		// Without the event loop (another platform, or out of file
@@ -141,11 +142,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, s.ln.Stop)
 	defer stop()
 	err := s.ln.Serve(func(c net.Conn) { s.builtinHandle(ctx, c) })
-	if serr := s.ln.Shutdown(shutdownGrace); err == nil {
-		err = serr
-	}
 	if ctx.Err() != nil {
-		return nil
+		err = nil // Serve ended because ctx did
+	}
+	if serr := s.ln.Shutdown(shutdownGrace); serr != nil {
+		return serr
 	}
 	return err
 }
