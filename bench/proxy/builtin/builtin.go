@@ -62,11 +62,11 @@ type RelayMode string
 
 // Relay modes.
 const (
-	// RelayAuto is the event loop where the platform has one (Linux) and
-	// Delay is 0, else goroutines.
+	// RelayAuto is the event loop where the platform has one (Linux), else
+	// goroutines.
 	RelayAuto RelayMode = ""
 	// RelayEventLoop relays every connection from one epoll loop per worker
-	// (GOMAXPROCS); it applies only when Delay is 0.
+	// (GOMAXPROCS), with or without Delay (the delay is timed by the loop).
 	RelayEventLoop RelayMode = "eventloop"
 	// RelayGoroutines relays each connection with two goroutines, one per
 	// direction, over Go's blocking I/O.
@@ -227,5 +227,5 @@ func (s *Server) builtinDrop(c net.Conn) { s.ln.Drop(c) }
 
 // eventLoop reports whether established connections go to the event loops.
 func (s *Server) eventLoop() bool {
-	return s.cfg.Delay == 0 && s.cfg.Relay != RelayGoroutines
+	return s.cfg.Relay != RelayGoroutines
 }

@@ -13,7 +13,7 @@ import (
 	"unsafe"
 )
 
-// The event-loop relay (Delay 0). After the TLS handshake (a goroutine with
+// The event-loop relay (delay_linux.go adds the delay). After the TLS handshake (a goroutine with
 // blocking I/O, as before) and the backend dial, both sockets leave Go's
 // netpoller: each is dup'ed, the net.Conn closed (Go deregisters its own
 // descriptor), and the dup is registered, edge-triggered, in the epoll set of
@@ -59,7 +59,8 @@ type evLoop struct {
 	pairs  map[*evPair]struct{}
 	gen    uint32
 	buf    []byte
-	stage  []byte // TLS records crypto/tls wrote, not yet sent
+	stage  []byte   // TLS records crypto/tls wrote, not yet sent
+	delay  *evDelay // nil without Delay
 }
 
 // evCmd is a request to the loop: relay a new pair, or end a pair whose
@@ -110,14 +111,30 @@ func newEvLoop(s *Server) (*evLoop, error) {
 		syscall.Close(epfd)
 		return nil, fmt.Errorf("epoll_ctl eventfd: %w", err)
 	}
-	return &evLoop{
+	l := &evLoop{
 		s:      s,
 		epfd:   epfd,
 		file:   os.NewFile(uintptr(epfd), "wssbench-epoll"),
 		wakefd: wakefd,
 		pairs:  make(map[*evPair]struct{}),
 		buf:    make([]byte, evBufBytes),
-	}, nil
+	}
+	if s.cfg.Delay > 0 {
+		dl, err := newEvDelay(s.cfg.Delay)
+		if err == nil {
+			ev := syscall.EpollEvent{Events: syscall.EPOLLIN | evET, Fd: int32(dl.timerfd)}
+			if err = syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, dl.timerfd, &ev); err != nil {
+				syscall.Close(dl.timerfd)
+			}
+		}
+		if err != nil {
+			l.file.Close()
+			syscall.Close(wakefd)
+			return nil, fmt.Errorf("delay timer: %w", err)
+		}
+		l.delay = dl
+	}
+	return l, nil
 }
 
 // post queues a command and wakes the loop; false when the loop is down.
@@ -185,6 +202,9 @@ func (l *evLoop) run() {
 	}
 	l.file.Close()
 	syscall.Close(l.wakefd)
+	if l.delay != nil {
+		syscall.Close(l.delay.timerfd)
+	}
 }
 
 // poll handles ready events until epoll has none; it reports whether the
@@ -206,6 +226,7 @@ func (l *evLoop) poll() bool {
 		if l.pending.Load() && l.drain() {
 			return true
 		}
+		l.runDue()
 		if n < evBatch {
 			return false
 		}
@@ -218,6 +239,10 @@ func (l *evLoop) dispatch(ev *syscall.EpollEvent) {
 	if fd == l.wakefd {
 		var b [8]byte
 		syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), 8)
+		return
+	}
+	if l.delay != nil && fd == l.delay.timerfd {
+		l.delay.clear() // runDue, after this batch, sends what is due
 		return
 	}
 	if fd >= len(l.sides) {
@@ -309,7 +334,7 @@ func (l *evLoop) close(p *evPair) {
 		}
 		// Closing the only descriptor also removes it from epfd.
 		syscall.Close(sd.fd)
-		sd.pend = nil
+		sd.pend, sd.dq = nil, nil
 	}
 	delete(l.pairs, p)
 	l.s.ln.Untrack(p.keys[0], p.keys[1])
@@ -328,7 +353,7 @@ func (l *evLoop) startLinger(p *evPair) {
 // evHandle completes the TLS handshake with blocking I/O, dials the backend
 // and hands both sockets to an event loop.
 func (s *Server) evHandle(ctx context.Context, raw net.Conn) {
-	ec := &evConn{Conn: raw}
+	ec := &evConn{Conn: raw, rtt: 2 * s.cfg.Delay}
 	tc, bc := s.handshakeAndDial(ctx, raw, ec)
 	if tc == nil {
 		return

@@ -11,8 +11,8 @@ import (
 )
 
 // The goroutine relay: two goroutines per connection (four with Delay),
-// over Go's blocking I/O. It serves Delay > 0, platforms without the event
-// loop, and RelayGoroutines.
+// over Go's blocking I/O. It serves platforms without the event loop, and
+// RelayGoroutines (with or without Delay).
 
 // relayConn is one proxied connection: the client's TLS connection and the
 // backend's TCP connection, relayed by one goroutine per direction (two per

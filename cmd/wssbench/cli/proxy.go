@@ -26,7 +26,7 @@ func cmdProxy(args []string, stdout, stderr io.Writer) int {
 	certKey := fs.String("cert-key", string(tlsconf.KeyECDSAP256), "key type of a generated certificate")
 	delay := fs.Duration("delay", 0, "one-way delay added in each direction, to emulate a network round trip on loopback")
 	tlsFlags := addServerTLSFlags(fs)
-	relay := fs.String("relay", "", "how established connections are relayed: eventloop or goroutines (default: eventloop without --delay)")
+	relay := fs.String("relay", "", "how established connections are relayed: eventloop or goroutines (default: eventloop, with or without --delay)")
 	workers := fs.Int("workers", 0, "cores the proxy may use at once (GOMAXPROCS); 0 = all. wssbench run passes 1, as nginx and haproxy get one worker")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `wssbench proxy: the built-in TLS-terminating proxy
