@@ -198,6 +198,13 @@ func TestCountsPeerClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	nc.Close()
+	// Stop drops connections still in the backlog: wait for the accept.
+	for deadline := time.Now().Add(testLimit); ts.srv.Counts().Accepted < 2; {
+		if time.Now().After(deadline) {
+			t.Fatal("the second connection was never accepted")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	ts.stop(t)
 	want := Counts{Accepted: 2, Upgraded: 1, FramesEchoed: 3, Closes: 1}
 	if got := ts.srv.Counts(); got != want {
