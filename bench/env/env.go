@@ -20,7 +20,8 @@ import (
 	"time"
 
 	"github.com/wssbench/wssbench/bench/proc"
-	"github.com/wssbench/wssbench/bench/proxy"
+	"github.com/wssbench/wssbench/bench/proxy/builtin"
+	"github.com/wssbench/wssbench/bench/proxy/external"
 	"github.com/wssbench/wssbench/bench/target"
 	"github.com/wssbench/wssbench/bench/tlsconf"
 )
@@ -50,7 +51,7 @@ type Spec struct {
 	// ProxyDelay is the one-way delay the built-in proxy adds in each direction.
 	ProxyDelay time.Duration
 	// MaxConns is how many client connections nginx and haproxy allow (0:
-	// their default, see proxy.ExternalConfig).
+	// their default, see external.Config).
 	MaxConns int
 }
 
@@ -64,7 +65,7 @@ type Env struct {
 	server   tlsconf.Profile
 	target   *proc.Child
 	proxy    *proc.Child
-	external *proxy.External
+	external *external.Proxy
 	// master is external's process (nginx's master), watched like the others.
 	master   *proc.Child
 	serveCtx context.Context
@@ -73,11 +74,9 @@ type Env struct {
 	inProc   bool
 	warnings []string
 
-	// InProcessTargetCounts, when set, returns the counts of an in-process
-	// target; StopAndCount calls it once the target has stopped. Start leaves
-	// it nil until the target has a counter method to wire it to (the merge
-	// of issue 9 sets it to the target.Server's own).
-	InProcessTargetCounts func() (TargetCounts, bool)
+	// inProcCounts returns the counts of an in-process target, exact once
+	// its Serve has returned.
+	inProcCounts func() TargetCounts
 
 	mu       sync.Mutex
 	failure  error
@@ -162,6 +161,7 @@ func (e *Env) startTarget(ctx context.Context, argv []string, plain bool) error 
 			return err
 		}
 		e.url, e.inProc = srv.URL(), true
+		e.inProcCounts = func() TargetCounts { return TargetCounts(srv.Counts()) }
 		e.serveInProcess(ctx, "built-in target", srv.Serve)
 		return nil
 	}
@@ -177,7 +177,7 @@ func (e *Env) startTarget(ctx context.Context, argv []string, plain bool) error 
 
 func (e *Env) startBuiltinProxy(ctx context.Context, argv []string, backend string, delay time.Duration) error {
 	if len(argv) == 0 {
-		srv, err := proxy.Listen(proxy.Config{Listen: listenAddr, Backend: backend, TLS: e.serverTLS(), Delay: delay})
+		srv, err := builtin.Listen(builtin.Config{Listen: listenAddr, Backend: backend, TLS: e.serverTLS(), Delay: delay})
 		if err != nil {
 			return err
 		}
@@ -195,14 +195,14 @@ func (e *Env) startBuiltinProxy(ctx context.Context, argv []string, backend stri
 	return nil
 }
 
-func (e *Env) startExternal(ctx context.Context, kind proxy.Kind, backend string, maxConns int) error {
+func (e *Env) startExternal(ctx context.Context, kind external.Kind, backend string, maxConns int) error {
 	// In the run's folder, so a stale one is removed with it.
 	dir := filepath.Join(e.dir, string(kind))
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return err
 	}
 	var err error
-	e.external, err = proxy.StartExternal(ctx, proxy.ExternalConfig{
+	e.external, err = external.Start(ctx, external.Config{
 		Kind: kind, Listen: listenAddr, Backend: backend,
 		CertFile: e.files.CertFile, KeyFile: e.files.KeyFile, MaxConns: maxConns,
 		TLS: e.server, ClientCAFile: e.files.ClientCAFile,
@@ -211,7 +211,7 @@ func (e *Env) startExternal(ctx context.Context, kind proxy.Kind, backend string
 	if err != nil {
 		return err
 	}
-	for _, u := range proxy.Unsupported(kind, e.server) {
+	for _, u := range external.Unsupported(kind, e.server) {
 		e.warnings = append(e.warnings, fmt.Sprintf("%s was not configured with %s; expect handshakes that need it to fail", kind, u))
 	}
 	e.url = e.external.URL()
@@ -327,7 +327,7 @@ func (e *Env) Stop() { _, _, _ = e.StopAndCount() }
 
 // StopAndCount is Stop that also returns the target's counts: a child target
 // gets SIGTERM and prints them as it exits (CountsPrefix); an in-process one
-// reports them through InProcessTargetCounts. The bool is false when no
+// reports its own. The bool is false when no
 // counts came. The error is the Failure, if any, else what went wrong in the
 // stop (a child that had to be killed, or exited with an error).
 func (e *Env) StopAndCount() (TargetCounts, bool, error) {
@@ -352,8 +352,8 @@ func (e *Env) StopAndCount() (TargetCounts, bool, error) {
 			for _, d := range e.served {
 				<-d
 			}
-			if e.inProc && e.InProcessTargetCounts != nil {
-				e.counts, e.counted = e.InProcessTargetCounts()
+			if e.inProcCounts != nil {
+				e.counts, e.counted = e.inProcCounts(), true
 			}
 		}
 		if e.dir != "" {

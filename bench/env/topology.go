@@ -1,6 +1,6 @@
 package env
 
-import "github.com/wssbench/wssbench/bench/proxy"
+import "github.com/wssbench/wssbench/bench/proxy/external"
 
 // Topology is who terminates TLS in front of the built-in echo target.
 type Topology string
@@ -24,15 +24,15 @@ type layout struct {
 	// builtin: the built-in proxy terminates TLS.
 	builtin bool
 	// external is the program that terminates TLS; "" for none.
-	external proxy.Kind
+	external external.Kind
 }
 
 // topologies is the one table of topologies, in the order Topologies lists them.
 var topologies = []layout{
 	{Direct, false, ""},
 	{Builtin, true, ""},
-	{Nginx, false, proxy.Nginx},
-	{HAProxy, false, proxy.HAProxy},
+	{Nginx, false, external.Nginx},
+	{HAProxy, false, external.HAProxy},
 }
 
 // Topologies lists the valid topologies.
@@ -58,7 +58,7 @@ func (t Topology) Proxied() bool {
 
 // ExternalProxy is the program that terminates TLS (nginx, haproxy), or "" where
 // the target or the built-in proxy does.
-func (t Topology) ExternalProxy() proxy.Kind {
+func (t Topology) ExternalProxy() external.Kind {
 	r, _ := t.row()
 	return r.external
 }

@@ -1,20 +1,28 @@
 // Package target is wssbench's built-in echo server: wss:// or ws://, it echoes
 // text and binary frames (fragments as they come), answers pings, completes the
-// close handshake, and bounds frame size and idle time.
+// close handshake, and bounds frame size and idle time. It counts what it saw
+// (Counts) and can stall on purpose (Config.Stalls).
 package target
 
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"net"
-	"sync"
+	"strconv"
+	"sync/atomic"
 	"time"
 
-	"github.com/gobwas/ws"
-	"github.com/wssbench/wssbench/bench/wsconn"
+	"github.com/wssbench/wssbench/bench/listener"
 )
+
+// shutdownGrace bounds how long Serve waits, after it woke every connection
+// to send its close frame, before it closes what is left (and as long again
+// for their goroutines to end).
+const shutdownGrace = 5 * time.Second
+
+// wakeSlack is how long after Stop an idle connection's read ends.
+const wakeSlack = 20 * time.Millisecond
 
 // Config describes an echo server.
 type Config struct {
@@ -31,20 +39,58 @@ type Config struct {
 	// EchoDelay is a fault-injection knob: the server waits this long before
 	// echoing each frame, as a slower server would (0: echo at once).
 	EchoDelay time.Duration
+	// Stalls are fault-injection windows in which the server echoes nothing
+	// (see Stall), to show coordinated omission in a driver's figures.
+	Stalls []Stall
+}
+
+// Validate reports a config the server cannot run.
+func (c Config) Validate() error {
+	if c.EchoDelay < 0 {
+		return fmt.Errorf("echo delay must not be negative (got %v)", c.EchoDelay)
+	}
+	for _, s := range c.Stalls {
+		if err := s.Validate(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Counts is what the server saw, for a parent to check a driver's figures
+// against. While the server runs, FramesEchoed may lag by a few frames per
+// connection (each connection adds its count in batches); once Serve has
+// returned every figure is exact.
+type Counts struct {
+	// Accepted is TCP connections accepted.
+	Accepted int64 `json:"accepted"`
+	// Upgraded is connections that completed TLS (for wss://) and the
+	// WebSocket upgrade.
+	Upgraded int64 `json:"upgraded"`
+	// FramesEchoed is data frames (text, binary, continuation) echoed.
+	FramesEchoed int64 `json:"frames_echoed"`
+	// Closes is close handshakes completed: the peer's close frame answered,
+	// or the server's close frame answered by the peer.
+	Closes int64 `json:"closes"`
 }
 
 // Server is a running echo server.
 type Server struct {
-	cfg  Config
-	ln   net.Listener
-	mu   sync.Mutex
-	live map[net.Conn]struct{}
-	down bool
-	wg   sync.WaitGroup
+	cfg Config
+	ln  *listener.Listener
+
+	accepted, upgraded, echoed, closes atomic.Int64
+	// firstUpgrade is the monotonic time (since epoch) of the first
+	// upgraded connection, plus one (0: none yet); stalls count from it.
+	firstUpgrade atomic.Int64
+	epoch        time.Time
 }
 
-// Listen opens the listening socket; call Serve to accept.
+// Listen checks cfg and opens the listening socket; call Serve to accept.
 func Listen(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	if cfg.MaxFrameBytes <= 0 {
 		cfg.MaxFrameBytes = 1 << 20
 	}
@@ -54,160 +100,75 @@ func Listen(cfg Config) (*Server, error) {
 	if cfg.HandshakeTimeout <= 0 {
 		cfg.HandshakeTimeout = 10 * time.Second
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	cfg.Stalls = sortedStalls(cfg.Stalls)
+	// Stop wakes a connection by ending its read soon; the echo loop sees
+	// Down and sends a close frame (1001 going away). Soon, not now: a read
+	// with its deadline passed fails without looking at the socket, so a
+	// frame whose header was read but not its payload would leave the stream
+	// out of step, and the close handshake would fail. wakeSlack lets the
+	// rest of a frame already on its way arrive; a busy connection sees Down
+	// at its next frame anyway.
+	ln, err := listener.Listen(cfg.Listen, listener.Options{Wake: func(c net.Conn) { _ = c.SetReadDeadline(time.Now().Add(wakeSlack)) }})
 	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+		return nil, err
 	}
-	return &Server{cfg: cfg, ln: ln, live: make(map[net.Conn]struct{})}, nil
+	return &Server{cfg: cfg, ln: ln, epoch: time.Now()}, nil
 }
 
 // Addr returns the listening address.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
-// URL returns the ws:// or wss:// URL clients use.
+// URL returns the ws:// or wss:// URL clients use. For a server listening on
+// every interface (0.0.0.0 or [::]) it names the loopback address 127.0.0.1,
+// which such a server also serves and a self-signed certificate covers.
 func (s *Server) URL() string {
 	scheme := "ws"
 	if s.cfg.TLS != nil {
 		scheme = "wss"
 	}
-	return scheme + "://" + s.ln.Addr().String() + "/"
+	return scheme + "://" + DialAddr(s.ln.Addr()) + "/"
+}
+
+// DialAddr is addr as a client dials it: an unspecified IP (0.0.0.0, ::)
+// becomes 127.0.0.1.
+func DialAddr(addr net.Addr) string {
+	ta, ok := addr.(*net.TCPAddr)
+	if !ok || !ta.IP.IsUnspecified() && ta.IP != nil {
+		return addr.String()
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(ta.Port))
+}
+
+// EveryInterface reports whether the server listens on every interface.
+func (s *Server) EveryInterface() bool {
+	ta, ok := s.ln.Addr().(*net.TCPAddr)
+	return ok && (ta.IP == nil || ta.IP.IsUnspecified())
+}
+
+// Counts returns what the server has seen so far.
+func (s *Server) Counts() Counts {
+	return Counts{
+		Accepted:     s.accepted.Load(),
+		Upgraded:     s.upgraded.Load(),
+		FramesEchoed: s.echoed.Load(),
+		Closes:       s.closes.Load(),
+	}
 }
 
 // Serve accepts connections until ctx ends, then closes every connection with
-// a close frame (1001 going away) and returns once all are gone.
+// a close frame (1001 going away), also connections busy echoing, and returns
+// once all are gone (connections that do not finish their close handshake in
+// time are closed without one). It returns nil when ctx ended, the error that
+// stopped accepting, or an error when connections outlived the shutdown bound.
 func (s *Server) Serve(ctx context.Context) error {
-	stop := context.AfterFunc(ctx, s.shutdown)
+	stop := context.AfterFunc(ctx, s.ln.Stop)
 	defer stop()
-	var err error
-	for {
-		var c net.Conn
-		c, err = s.ln.Accept()
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			break
-		}
-		if !s.track(c) {
-			c.Close()
-			break
-		}
-		s.wg.Add(1)
-		go s.handle(c)
-	}
-	s.shutdown()
-	s.wg.Wait()
+	err := s.ln.Serve(s.handle)
 	if ctx.Err() != nil {
-		return nil
+		err = nil // Serve ended because ctx did
+	}
+	if serr := s.ln.Shutdown(shutdownGrace); serr != nil {
+		return serr
 	}
 	return err
-}
-
-func (s *Server) track(c net.Conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.down {
-		return false
-	}
-	s.live[c] = struct{}{}
-	return true
-}
-
-func (s *Server) untrack(c net.Conn) {
-	s.mu.Lock()
-	delete(s.live, c)
-	s.mu.Unlock()
-}
-
-// shutdown stops accepting and wakes every connection so it closes itself.
-func (s *Server) shutdown() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.down {
-		return
-	}
-	s.down = true
-	s.ln.Close()
-	now := time.Now()
-	for c := range s.live {
-		// The handler sees s.down after the wake-up; an error means it is gone.
-		_ = c.SetReadDeadline(now)
-	}
-}
-
-func (s *Server) isDown() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.down
-}
-
-func (s *Server) handle(raw net.Conn) {
-	defer s.wg.Done()
-	defer s.untrack(raw)
-	var nc net.Conn = raw
-	if err := raw.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout)); err != nil {
-		raw.Close()
-		return
-	}
-	if s.cfg.TLS != nil {
-		tc := tls.Server(raw, s.cfg.TLS)
-		if err := tc.Handshake(); err != nil {
-			raw.Close()
-			return
-		}
-		nc = tc
-	}
-	u := ws.Upgrader{Protocol: func([]byte) bool { return true }}
-	if _, err := u.Upgrade(nc); err != nil {
-		nc.Close()
-		return
-	}
-	c := wsconn.New(nc, wsconn.Options{MaxFrameBytes: s.cfg.MaxFrameBytes})
-	s.echo(c)
-}
-
-// echo runs the echo loop until the peer closes, errs, idles out or the server
-// shuts down.
-func (s *Server) echo(c *wsconn.Conn) {
-	nc := c.NetConn()
-	for {
-		if err := nc.SetDeadline(time.Now().Add(s.cfg.IdleTimeout)); err != nil {
-			nc.Close()
-			return
-		}
-		h, p, err := c.ReadFrame()
-		var ce *wsconn.CloseError
-		switch {
-		case err == nil:
-		case errors.As(err, &ce):
-			nc.Close()
-			return
-		case errors.Is(err, wsconn.ErrFrameTooLarge):
-			c.Close(ws.StatusMessageTooBig, time.Second)
-			return
-		case errors.Is(err, wsconn.ErrProtocol):
-			c.Close(ws.StatusProtocolError, time.Second)
-			return
-		default:
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				code := ws.StatusGoingAway
-				if !s.isDown() {
-					code = ws.StatusPolicyViolation // idle too long
-				}
-				c.Close(code, time.Second)
-				return
-			}
-			nc.Close()
-			return
-		}
-		if s.cfg.EchoDelay > 0 {
-			time.Sleep(s.cfg.EchoDelay)
-		}
-		if err := c.WriteFrame(h.OpCode, h.Fin, p); err != nil {
-			nc.Close()
-			return
-		}
-	}
 }

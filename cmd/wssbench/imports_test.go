@@ -9,7 +9,7 @@ import (
 const module = "github.com/wssbench/wssbench"
 
 // engine is everything under bench/.
-var engine = []string{"bench/driver", "bench/wsconn", "bench/pace", "bench/metrics", "bench/tlsconf", "bench/target", "bench/proxy", "bench/proc", "bench/threshold", "bench/env"}
+var engine = []string{"bench/driver", "bench/wsconn", "bench/pace", "bench/metrics", "bench/tlsconf", "bench/target", "bench/proxy/builtin", "bench/proxy/external", "bench/listener", "bench/proc", "bench/threshold", "bench/env"}
 
 // allowed lists, for each package, the project packages it may import
 // (directly or not), as DESIGN.md draws them.
@@ -23,13 +23,17 @@ var allowed = map[string][]string{
 	// reports checks them, so it may import neither.
 	"bench/threshold": {},
 	"bench/driver":    {"bench/wsconn", "bench/pace", "bench/metrics", "bench/tlsconf"},
-	"bench/target":    {"bench/wsconn", "bench/tlsconf"},
-	"bench/proxy":     {"bench/wsconn", "bench/tlsconf", "bench/proc"},
+	"bench/listener":  {},
+	"bench/target":    {"bench/wsconn", "bench/tlsconf", "bench/listener"},
+	// builtin and external may not import each other: one relays bytes,
+	// the other starts programs.
+	"bench/proxy/builtin":  {"bench/wsconn", "bench/tlsconf", "bench/listener"},
+	"bench/proxy/external": {"bench/tlsconf", "bench/proc"},
 	// env starts what a run needs; the engine (bench) imports it, never the reverse.
-	"bench/env": {"bench/target", "bench/proxy", "bench/proc", "bench/wsconn", "bench/tlsconf"},
-	"bench":     engine,
-	"scenarios": append([]string{"bench"}, engine...),
-	"reports":   append([]string{"bench"}, engine...),
+	"bench/env":            {"bench/target", "bench/proxy/builtin", "bench/proxy/external", "bench/listener", "bench/proc", "bench/wsconn", "bench/tlsconf"},
+	"bench":                engine,
+	"scenarios":            append([]string{"bench"}, engine...),
+	"reports":              append([]string{"bench"}, engine...),
 }
 
 // TestImportDirections keeps the picture in DESIGN.md true: nothing under

@@ -13,7 +13,7 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/wssbench/wssbench/bench"
-	"github.com/wssbench/wssbench/bench/proxy"
+	"github.com/wssbench/wssbench/bench/proxy/builtin"
 	"github.com/wssbench/wssbench/bench/tlsconf"
 )
 
@@ -26,7 +26,7 @@ func cmdProxy(args []string, stdout, stderr io.Writer) int {
 	certKey := fs.String("cert-key", string(tlsconf.KeyECDSAP256), "key type of a generated certificate")
 	delay := fs.Duration("delay", 0, "one-way delay added in each direction, to emulate a network round trip on loopback")
 	tlsFlags := addServerTLSFlags(fs)
-	relay := fs.String("relay", "", "how established connections are relayed: eventloop or goroutines (default: eventloop without --delay)")
+	relay := fs.String("relay", "", "how established connections are relayed: eventloop or goroutines (default: eventloop, with or without --delay)")
 	workers := fs.Int("workers", 0, "cores the proxy may use at once (GOMAXPROCS); 0 = all. wssbench run passes 1, as nginx and haproxy get one worker")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `wssbench proxy: the built-in TLS-terminating proxy
@@ -60,10 +60,10 @@ Flags:
 	if *delay < 0 || *delay > time.Minute {
 		return errorCode(stderr, "proxy", &bench.InputError{Err: fmt.Errorf("--delay must be between 0 and 1m (got %v)", *delay)})
 	}
-	switch proxy.RelayMode(*relay) {
-	case proxy.RelayAuto, proxy.RelayEventLoop, proxy.RelayGoroutines:
+	switch builtin.RelayMode(*relay) {
+	case builtin.RelayAuto, builtin.RelayEventLoop, builtin.RelayGoroutines:
 	default:
-		return errorCode(stderr, "proxy", &bench.InputError{Err: fmt.Errorf("--relay must be %s or %s (got %q)", proxy.RelayEventLoop, proxy.RelayGoroutines, *relay)})
+		return errorCode(stderr, "proxy", &bench.InputError{Err: fmt.Errorf("--relay must be %s or %s (got %q)", builtin.RelayEventLoop, builtin.RelayGoroutines, *relay)})
 	}
 	if *workers < 0 {
 		return errorCode(stderr, "proxy", &bench.InputError{Err: fmt.Errorf("--workers must be 0 (all cores) or more (got %d)", *workers)})
@@ -81,7 +81,7 @@ Flags:
 	if err := tlsFlags.apply(tc); err != nil {
 		return errorCode(stderr, "proxy", err)
 	}
-	srv, err := proxy.Listen(proxy.Config{Listen: *listen, Backend: u.Host, TLS: tc, Delay: *delay, Relay: proxy.RelayMode(*relay)})
+	srv, err := builtin.Listen(builtin.Config{Listen: *listen, Backend: u.Host, TLS: tc, Delay: *delay, Relay: builtin.RelayMode(*relay)})
 	if err != nil {
 		return errorCode(stderr, "proxy", &bench.InputError{Err: err})
 	}

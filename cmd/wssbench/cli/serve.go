@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -28,12 +30,16 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	idle := fs.Duration("idle-timeout", 2*time.Minute, "close a connection that sends nothing for this long")
 	tlsFlags := addServerTLSFlags(fs)
 	echoDelay := fs.Duration("echo-delay", 0, "fault injection: wait this long before echoing each frame, to make a slower server (for testing regression gates)")
+	stalls := fs.StringArray("stall", nil, "fault injection: FOR@AT, echo nothing for FOR starting AT after the first connection is upgraded, such as 1s@5s (repeatable)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `wssbench serve: the built-in echo target
 
 It echoes text and binary frames, answers pings, completes the close handshake
 and bounds frame size and idle time. It prints its URL, then serves until
-SIGINT or SIGTERM, when it closes every connection with a close frame.
+SIGINT or SIGTERM, when it closes every connection with a close frame and
+prints one line of what it saw:
+  wssbench serve: counts {"accepted":N,"upgraded":N,"frames_echoed":N,"closes":N}
+(closes counts completed close handshakes).
 
 Usage:
   wssbench serve [--listen ADDR] [--plain] [--cert FILE --key FILE]
@@ -45,6 +51,7 @@ Examples:
   wssbench serve --tls-max 1.2 --ciphers TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 --groups P-256
   wssbench serve --client-ca clients-ca.pem                 mutual TLS
   wssbench serve --listen 127.0.0.1:8444 --echo-delay 5ms   a deliberately slower server
+  wssbench serve --stall 1s@5s                             no echo for 1 s, 5 s into the load
 
 Flags:
 %s`, fs.FlagUsages())
@@ -56,6 +63,13 @@ Flags:
 		return errorCode(stderr, "serve", &bench.InputError{Err: fmt.Errorf("--echo-delay must not be negative")})
 	}
 	cfg := target.Config{Listen: *listen, MaxFrameBytes: *maxFrame, IdleTimeout: *idle, EchoDelay: *echoDelay}
+	for _, v := range *stalls {
+		st, err := target.ParseStall(v)
+		if err != nil {
+			return errorCode(stderr, "serve", &bench.InputError{Err: fmt.Errorf("--stall: %w", err)})
+		}
+		cfg.Stalls = append(cfg.Stalls, st)
+	}
 	var caNote string
 	if !*plain {
 		tc, note, dir, err := serverTLS(*certFile, *keyFile, *certKey)
@@ -79,14 +93,52 @@ Flags:
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if srv.EveryInterface() {
+		fmt.Fprintf(stderr, "wssbench serve: warning: listening on every interface (%s), reachable from other machines; the URL below names 127.0.0.1. %s\n",
+			srv.Addr(), certNames(cfg.TLS))
+	}
 	fmt.Fprintf(stdout, "%s%s\n", bench.ReadyPrefix, srv.URL())
 	if caNote != "" {
 		fmt.Fprintln(stdout, caNote)
 	}
-	if err := srv.Serve(ctx); err != nil {
+	err = srv.Serve(ctx)
+	// Every connection is closed now: the counts are final.
+	counts, jerr := json.Marshal(srv.Counts())
+	if jerr == nil {
+		fmt.Fprintf(stdout, "%s%s\n", ServeCountsPrefix, counts)
+	}
+	if err != nil {
 		return errorCode(stderr, "serve", err)
 	}
 	return ExitOK
+}
+
+// ServeCountsPrefix starts the one line `wssbench serve` prints on stdout
+// when it ends: the prefix, then target.Counts as JSON.
+const ServeCountsPrefix = "wssbench serve: counts "
+
+// certNames says which names a client may verify the server's certificate
+// for, from another machine.
+func certNames(tc *tls.Config) string {
+	if tc == nil || len(tc.Certificates) == 0 || len(tc.Certificates[0].Certificate) == 0 {
+		return "It serves plain ws://."
+	}
+	leaf := tc.Certificates[0].Leaf
+	if leaf == nil {
+		var err error
+		if leaf, err = x509.ParseCertificate(tc.Certificates[0].Certificate[0]); err != nil {
+			return "Its certificate could not be read for its names."
+		}
+	}
+	var names []string
+	names = append(names, leaf.DNSNames...)
+	for _, ip := range leaf.IPAddresses {
+		names = append(names, ip.String())
+	}
+	if len(names) == 0 {
+		return "Its certificate names no host (no subject alternative names): clients will fail to verify it."
+	}
+	return "Clients verify the certificate only for: " + strings.Join(names, ", ") + " (use one of them in the URL, or a certificate for the machine's name)."
 }
 
 // serverTLS loads --cert/--key, or generates a chain and writes its files

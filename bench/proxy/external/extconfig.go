@@ -1,4 +1,4 @@
-package proxy
+package external
 
 import (
 	"crypto/tls"
@@ -96,7 +96,7 @@ func extTLSOf(p tlsconf.Profile) extTLS {
 // GenerateNginxConfig returns an nginx.conf that terminates TLS on c.Listen
 // and proxies WebSocket connections to c.Backend, keeping its pid file, logs
 // and temporary files inside dir. Run as root, it runs its worker as root too.
-func GenerateNginxConfig(c ExternalConfig, dir string) string {
+func GenerateNginxConfig(c Config, dir string) string {
 	workerConns, noFile := extNginxLimits(c.MaxConns)
 	t := extTLSOf(c.TLS)
 	var b strings.Builder
@@ -163,7 +163,7 @@ const extBacklog = 4096
 // GenerateHAProxyConfig returns a haproxy.cfg that terminates TLS on c.Listen
 // with dir/haproxy.pem (the certificate chain followed by the key) and
 // forwards to c.Backend in http mode, which detects WebSocket upgrades.
-func GenerateHAProxyConfig(c ExternalConfig, dir string) string {
+func GenerateHAProxyConfig(c Config, dir string) string {
 	maxConns := c.MaxConns
 	if maxConns <= 0 {
 		maxConns = extDefaultMaxConns

@@ -1,4 +1,4 @@
-package proxy
+package builtin
 
 import (
 	"bytes"
@@ -105,7 +105,7 @@ func TestEventLoopSelected(t *testing.T) {
 		{"auto", RelayAuto, 0, true},
 		{"eventloop", RelayEventLoop, 0, true},
 		{"goroutines", RelayGoroutines, 0, false},
-		{"auto with delay", RelayAuto, time.Millisecond, false},
+		{"auto with delay", RelayAuto, time.Millisecond, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,4 +1,6 @@
-package proxy
+// Package external starts nginx or haproxy as a TLS-terminating proxy in
+// front of a ws:// backend, from generated configs, and stops it by its PID.
+package external
 
 import (
 	"context"
@@ -27,7 +29,7 @@ const (
 )
 
 const (
-	// extDefaultMaxConns is ExternalConfig.MaxConns when it is not set.
+	// extDefaultMaxConns is Config.MaxConns when it is not set.
 	extDefaultMaxConns = 10000
 	// extHAProxyMaxConns caps haproxy's maxconn: it needs 2 fds per proxied
 	// connection, and the fd limit here (20000) cannot be raised.
@@ -40,8 +42,8 @@ const (
 	extStopGrace = 5 * time.Second
 )
 
-// ExternalConfig describes an external proxy to start.
-type ExternalConfig struct {
+// Config describes an external proxy to start.
+type Config struct {
 	// Kind is the program: Nginx or HAProxy.
 	Kind Kind
 	// Listen is the TLS address, such as 127.0.0.1:8443; port 0 (or an empty
@@ -69,8 +71,8 @@ type ExternalConfig struct {
 	Dir string
 }
 
-// External is a running proxy process.
-type External struct {
+// Proxy is a running proxy process.
+type Proxy struct {
 	kind    Kind
 	addr    string
 	dir     string
@@ -91,10 +93,10 @@ func LookPath(k Kind) (string, error) {
 	return p, nil
 }
 
-// StartExternal writes the proxy's config, starts it as a child process and
+// Start writes the proxy's config, starts it as a child process and
 // returns once it accepts TCP connections on its listen address. A proxy that
 // exits or is not listening within 10 s is an error that quotes its stderr.
-func StartExternal(ctx context.Context, c ExternalConfig) (*External, error) {
+func Start(ctx context.Context, c Config) (*Proxy, error) {
 	if err := extValidate(&c); err != nil {
 		return nil, err
 	}
@@ -105,7 +107,7 @@ func StartExternal(ctx context.Context, c ExternalConfig) (*External, error) {
 	if c.Listen, err = extPickPort(c.Listen); err != nil {
 		return nil, err
 	}
-	e := &External{kind: c.Kind, addr: c.Listen, dir: c.Dir}
+	e := &Proxy{kind: c.Kind, addr: c.Listen, dir: c.Dir}
 	if e.dir == "" {
 		if e.dir, err = os.MkdirTemp("", "wssbench-"+string(c.Kind)+"-"); err != nil {
 			return nil, fmt.Errorf("make a folder for the %s config: %w", c.Kind, err)
@@ -124,7 +126,7 @@ func StartExternal(ctx context.Context, c ExternalConfig) (*External, error) {
 	if err != nil {
 		e.Stop()
 		if e.tempDir && e.child != nil {
-			err = fmt.Errorf("%w\n(the generated config was in %s, now removed; set ExternalConfig.Dir to keep it)", err, e.dir)
+			err = fmt.Errorf("%w\n(the generated config was in %s, now removed; set Config.Dir to keep it)", err, e.dir)
 		}
 		return nil, err
 	}
@@ -132,22 +134,22 @@ func StartExternal(ctx context.Context, c ExternalConfig) (*External, error) {
 }
 
 // URL returns the wss:// URL clients use.
-func (e *External) URL() string { return "wss://" + e.addr + "/" }
+func (e *Proxy) URL() string { return "wss://" + e.addr + "/" }
 
 // Addr returns the address the proxy listens on, host:port.
-func (e *External) Addr() string { return e.addr }
+func (e *Proxy) Addr() string { return e.addr }
 
 // PID returns the process id of the proxy (nginx's master process).
-func (e *External) PID() int { return e.child.PID() }
+func (e *Proxy) PID() int { return e.child.PID() }
 
 // Stderr returns the proxy's last stderr output.
-func (e *External) Stderr() string { return e.child.Stderr() }
+func (e *Proxy) Stderr() string { return e.child.Stderr() }
 
 // Stop stops the proxy gracefully by its PID (nginx SIGQUIT, haproxy
 // SIGUSR1), kills it if it is still running after 5 s, and removes a
 // temporary Dir. It returns once the process has exited; it may be called
 // more than once.
-func (e *External) Stop() {
+func (e *Proxy) Stop() {
 	e.once.Do(func() {
 		if e.child != nil {
 			sig := syscall.SIGQUIT
@@ -164,7 +166,7 @@ func (e *External) Stop() {
 }
 
 // waitListening polls the listen address until it accepts a TCP connection.
-func (e *External) waitListening(ctx context.Context) error {
+func (e *Proxy) waitListening(ctx context.Context) error {
 	deadline := time.Now().Add(extReadyTimeout)
 	for {
 		if e.child.Exited() {
@@ -197,7 +199,7 @@ func (e *External) waitListening(ctx context.Context) error {
 // extTrim drops the trailing newline of a program's output.
 func extTrim(s string) string { return strings.TrimRight(s, "\n") }
 
-func extValidate(c *ExternalConfig) error {
+func extValidate(c *Config) error {
 	if c.Kind != Nginx && c.Kind != HAProxy {
 		return fmt.Errorf("unknown proxy kind %q (valid: %s, %s)", c.Kind, Nginx, HAProxy)
 	}
@@ -257,7 +259,7 @@ func extPickPort(addr string) (string, error) {
 
 // extWriteConfig writes the config (and, for haproxy, the combined PEM) into
 // dir and returns the command line that runs the proxy in the foreground.
-func extWriteConfig(bin string, c ExternalConfig, dir string) ([]string, error) {
+func extWriteConfig(bin string, c Config, dir string) ([]string, error) {
 	switch c.Kind {
 	case Nginx:
 		if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o700); err != nil {

@@ -1,7 +1,6 @@
-// Package proxy puts TLS termination in front of a ws:// backend: the built-in
-// proxy (a TLS-terminating TCP relay with an optional emulated delay), and
-// nginx or haproxy started from generated configs.
-package proxy
+// Package builtin is wssbench's built-in TLS-terminating proxy: a TCP relay
+// in front of a ws:// backend, with an optional emulated one-way delay.
+package builtin
 
 import (
 	"context"
@@ -12,8 +11,9 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"github.com/wssbench/wssbench/bench/listener"
 )
 
 // Relay tuning. An idle proxied connection holds one small buffer per
@@ -62,26 +62,27 @@ type RelayMode string
 
 // Relay modes.
 const (
-	// RelayAuto is the event loop where the platform has one (Linux) and
-	// Delay is 0, else goroutines.
+	// RelayAuto is the event loop where the platform has one (Linux), else
+	// goroutines.
 	RelayAuto RelayMode = ""
 	// RelayEventLoop relays every connection from one epoll loop per worker
-	// (GOMAXPROCS); it applies only when Delay is 0.
+	// (GOMAXPROCS), with or without Delay (the delay is timed by the loop).
 	RelayEventLoop RelayMode = "eventloop"
 	// RelayGoroutines relays each connection with two goroutines, one per
 	// direction, over Go's blocking I/O.
 	RelayGoroutines RelayMode = "goroutines"
 )
 
+// shutdownGrace bounds how long Serve waits for connections to end after it
+// closed them, and again after it closed what was left.
+const shutdownGrace = 5 * time.Second
+
 // Server is a running built-in proxy.
 type Server struct {
 	cfg    Config
-	ln     net.Listener
+	ln     *listener.Listener // tracks client and backend connections, and the loops' pairs as work
 	dialer net.Dialer
 	mu     sync.Mutex
-	live   map[net.Conn]struct{}
-	down   bool
-	wg     sync.WaitGroup
 	loops  []*evLoop     // the event loops (none: goroutine relay); set by Serve
 	next   atomic.Uint32 // round robin over loops
 }
@@ -108,16 +109,15 @@ func Listen(cfg Config) (*Server, error) {
 	if cfg.HandshakeTimeout <= 0 {
 		cfg.HandshakeTimeout = 10 * time.Second
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	s := &Server{cfg: cfg, dialer: net.Dialer{Timeout: cfg.DialTimeout}}
+	// Stop closes every tracked connection (the default wake-up): their
+	// goroutines see the errors and end; the loops close their pairs.
+	ln, err := listener.Listen(cfg.Listen, listener.Options{OnStop: s.stopLoops})
 	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+		return nil, err
 	}
-	return &Server{
-		cfg:    cfg,
-		ln:     ln,
-		dialer: net.Dialer{Timeout: cfg.DialTimeout},
-		live:   make(map[net.Conn]struct{}),
-	}, nil
+	s.ln = ln
+	return s, nil
 }
 
 // Addr returns the listening address.
@@ -127,10 +127,11 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 func (s *Server) URL() string { return "wss://" + s.ln.Addr().String() + "/" }
 
 // Serve accepts connections until ctx ends, then closes every connection (both
-// sides) and returns once all are gone. It returns nil when ctx ended, or the
-// error that stopped accepting.
+// sides) and returns once all are gone. It returns nil when ctx ended, the
+// error that stopped accepting, or an error when connections outlived the
+// shutdown bound.
 func (s *Server) Serve(ctx context.Context) error {
-	if s.cfg.Delay == 0 && s.cfg.Relay != RelayGoroutines {
+	if s.eventLoop() {
 		// Without the event loop (another platform, or out of file
 		// descriptors for epoll) connections are relayed by goroutines.
 		loops, _ := startEvLoops(s, runtime.GOMAXPROCS(0))
@@ -138,85 +139,22 @@ func (s *Server) Serve(ctx context.Context) error {
 		s.loops = loops
 		s.mu.Unlock()
 	}
-	stop := context.AfterFunc(ctx, s.builtinShutdown)
+	stop := context.AfterFunc(ctx, s.ln.Stop)
 	defer stop()
-	var err error
-	var backoff time.Duration
-	for {
-		var c net.Conn
-		c, err = s.ln.Accept()
-		if err != nil {
-			if !builtinAcceptRetry(err) {
-				break
-			}
-			// Out of file descriptors or memory: wait for connections to end.
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			t := time.NewTimer(backoff)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-			case <-t.C:
-			}
-			continue
-		}
-		backoff = 0
-		if !s.builtinTrack(c) {
-			c.Close()
-			break
-		}
-		s.wg.Add(1)
-		go s.builtinHandle(ctx, c)
-	}
-	s.builtinShutdown()
-	s.wg.Wait()
+	err := s.ln.Serve(func(c net.Conn) { s.builtinHandle(ctx, c) })
 	if ctx.Err() != nil {
-		return nil
+		err = nil // Serve ended because ctx did
 	}
-	return fmt.Errorf("accept on %s: %w", s.ln.Addr(), err)
+	if serr := s.ln.Shutdown(shutdownGrace); serr != nil {
+		return serr
+	}
+	return err
 }
 
-// builtinAcceptRetry reports whether Accept failed for a passing lack of
-// resources (or a timeout), so accepting may go on.
-func builtinAcceptRetry(err error) bool {
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return true
-	}
-	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
-		errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM)
-}
-
-func (s *Server) builtinTrack(c net.Conn) bool {
+// stopLoops makes every event loop close its pairs and end.
+func (s *Server) stopLoops() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.down {
-		return false
-	}
-	s.live[c] = struct{}{}
-	return true
-}
-
-func (s *Server) builtinUntrack(cs ...net.Conn) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, c := range cs {
-		delete(s.live, c)
-	}
-}
-
-// builtinShutdown stops accepting and closes every tracked connection; their
-// goroutines see the errors and end.
-func (s *Server) builtinShutdown() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.down {
-		return
-	}
-	s.down = true
-	s.ln.Close()
-	for c := range s.live {
-		c.Close()
-	}
 	for _, l := range s.loops {
 		l.shutdown()
 	}
@@ -227,8 +165,10 @@ func (s *Server) builtinShutdown() {
 // they do, so the stack the handshake grew is not kept for the connection's
 // life.
 func (s *Server) builtinHandle(ctx context.Context, raw net.Conn) {
-	defer s.wg.Done()
-	if len(s.loops) > 0 {
+	s.mu.Lock()
+	loops := len(s.loops)
+	s.mu.Unlock()
+	if loops > 0 {
 		s.evHandle(ctx, raw)
 		return
 	}
@@ -247,9 +187,8 @@ func (s *Server) builtinHandle(ctx context.Context, raw net.Conn) {
 	}
 	r := &relayConn{s: s, raw: raw, client: tc, backend: bc}
 	r.left.Store(2)
-	s.wg.Add(2)
-	go r.relay(false)
-	go r.relay(true)
+	s.ln.Go(func() { r.relay(false) })
+	s.ln.Go(func() { r.relay(true) })
 }
 
 // handshakeAndDial completes the TLS handshake with the client over under
@@ -273,10 +212,10 @@ func (s *Server) handshakeAndDial(ctx context.Context, raw, under net.Conn) (*tl
 	if err != nil {
 		// The backend is down: the client's upgrade sees the connection close.
 		tc.Close()
-		s.builtinUntrack(raw)
+		s.ln.Untrack(raw)
 		return nil, nil
 	}
-	if !s.builtinTrack(bc) {
+	if !s.ln.Track(bc) {
 		bc.Close()
 		s.builtinDrop(raw)
 		return nil, nil
@@ -284,7 +223,9 @@ func (s *Server) handshakeAndDial(ctx context.Context, raw, under net.Conn) (*tl
 	return tc, bc
 }
 
-func (s *Server) builtinDrop(c net.Conn) {
-	c.Close()
-	s.builtinUntrack(c)
+func (s *Server) builtinDrop(c net.Conn) { s.ln.Drop(c) }
+
+// eventLoop reports whether established connections go to the event loops.
+func (s *Server) eventLoop() bool {
+	return s.cfg.Relay != RelayGoroutines
 }

@@ -1,4 +1,4 @@
-package proxy
+package external
 
 import (
 	"context"
@@ -36,7 +36,7 @@ func TestMisconfiguredNginxIsAClassifiedUpgradeError(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() { _ = srv.Serve(ctx) }()
-	ext, err := StartExternal(ctx, ExternalConfig{Kind: Nginx, Listen: "127.0.0.1:0", Backend: srv.Addr().String(),
+	ext, err := Start(ctx, Config{Kind: Nginx, Listen: "127.0.0.1:0", Backend: srv.Addr().String(),
 		CertFile: certFile, KeyFile: keyFile, MaxConns: 100, NoUpgradeHeaders: true})
 	if err != nil {
 		t.Fatal(err)

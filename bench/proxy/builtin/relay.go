@@ -1,4 +1,4 @@
-package proxy
+package builtin
 
 import (
 	"crypto/tls"
@@ -11,8 +11,8 @@ import (
 )
 
 // The goroutine relay: two goroutines per connection (four with Delay),
-// over Go's blocking I/O. It serves Delay > 0, platforms without the event
-// loop, and RelayGoroutines.
+// over Go's blocking I/O. It serves platforms without the event loop, and
+// RelayGoroutines (with or without Delay).
 
 // relayConn is one proxied connection: the client's TLS connection and the
 // backend's TCP connection, relayed by one goroutine per direction (two per
@@ -28,7 +28,6 @@ type relayConn struct {
 // relay copies one direction: backend to client when toClient, else client to
 // backend. The direction that ends last closes both connections.
 func (r *relayConn) relay(toClient bool) {
-	defer r.s.wg.Done()
 	dst, src := net.Conn(r.backend), net.Conn(r.client)
 	if toClient {
 		dst, src = r.client, r.backend
@@ -38,8 +37,7 @@ func (r *relayConn) relay(toClient bool) {
 		return
 	}
 	q := make(chan relayChunk, relayQueueChunks)
-	r.s.wg.Add(1)
-	go r.relayWriteDelayed(dst, q, toClient)
+	r.s.ln.Go(func() { r.relayWriteDelayed(dst, q, toClient) })
 	relayReadDelayed(src, q, r.s.cfg.Delay)
 }
 
@@ -76,7 +74,7 @@ func (r *relayConn) relayEnd(toClient, clean bool) {
 	}
 	if r.left.Add(-1) == 0 {
 		r.relayAbort()
-		r.s.builtinUntrack(r.raw, r.backend)
+		r.s.ln.Untrack(r.raw, r.backend)
 	}
 }
 
@@ -150,7 +148,6 @@ func relayReadDelayed(src net.Conn, q chan<- relayChunk, delay time.Duration) {
 // read at t goes out at t+Delay, so chunks are pipelined, not delayed behind
 // each other. After a write error it closes both sides and drains the queue.
 func (r *relayConn) relayWriteDelayed(dst net.Conn, q <-chan relayChunk, toClient bool) {
-	defer r.s.wg.Done()
 	failed := false
 	for c := range q {
 		if c.buf == nil {

@@ -1,4 +1,4 @@
-package proxy
+package builtin
 
 import (
 	"crypto/tls"
@@ -28,20 +28,31 @@ var errWouldBlock net.Error = evWouldBlock{}
 // an event loop has the socket (ev is set), the loop's non-blocking socket:
 // reads return what the socket holds or errWouldBlock, and writes are staged
 // for the loop to send, so crypto/tls never sees a write error it would keep.
+//
+// With a delay (rtt > 0), each flight the proxy sends during the handshake
+// waits a round trip, as relayHandshakeConn does for the goroutine relay.
 type evConn struct {
 	net.Conn
-	ev *evSide // set by the loop goroutine, which alone uses the conn afterwards
+	ev     *evSide       // set by the loop goroutine, which alone uses the conn afterwards
+	rtt    time.Duration // 2 × Delay
+	flight bool          // a read happened since the last write: the next write starts a flight
 }
 
 func (c *evConn) Read(p []byte) (int, error) {
 	if c.ev == nil {
-		return c.Conn.Read(p)
+		n, err := c.Conn.Read(p)
+		c.flight = true
+		return n, err
 	}
 	return c.ev.read(p)
 }
 
 func (c *evConn) Write(p []byte) (int, error) {
 	if c.ev == nil {
+		if c.rtt > 0 && c.flight {
+			c.flight = false
+			time.Sleep(c.rtt)
+		}
 		return c.Conn.Write(p)
 	}
 	l := c.ev.pair.l
@@ -103,6 +114,8 @@ type evSide struct {
 	shutWanted bool // half-close once pend is sent
 	shut       bool // half-closed (FIN sent)
 	pend       []byte
+	dq         []byte // bytes waiting out the delay, from dqHead on (Delay > 0)
+	dqHead     int
 	pair       *evPair
 	conn       *evConn // the client side's transport; nil for the backend
 }
@@ -227,7 +240,7 @@ func (l *evLoop) pump(p *evPair) {
 // ended.
 func (l *evLoop) clientToBackend(p *evPair) error {
 	c, b := &p.client, &p.backend
-	for !c.eof && len(b.pend) == 0 && (c.readable || p.tlsMore) {
+	for !c.eof && b.room() && (c.readable || p.tlsMore) {
 		off := 0
 		var err error
 		for off < len(l.buf) {
@@ -242,7 +255,7 @@ func (l *evLoop) clientToBackend(p *evPair) error {
 		if serr := l.sendStage(p); serr != nil {
 			return serr
 		}
-		if oerr := b.out(l.buf[:off]); oerr != nil {
+		if oerr := l.emit(b, l.buf[:off]); oerr != nil {
 			return oerr
 		}
 		switch {
@@ -253,7 +266,7 @@ func (l *evLoop) clientToBackend(p *evPair) error {
 			return nil
 		case errors.Is(err, io.EOF):
 			c.eof = true
-			return l.halfClose(p, b)
+			return l.emitFin(p, b)
 		default:
 			return err
 		}
@@ -266,7 +279,7 @@ func (l *evLoop) clientToBackend(p *evPair) error {
 // ended.
 func (l *evLoop) backendToClient(p *evPair) error {
 	c, b := &p.client, &p.backend
-	for !b.eof && b.readable && len(c.pend) == 0 {
+	for !b.eof && b.readable && c.room() {
 		n, err := b.read(l.buf)
 		switch {
 		case err == errWouldBlock:
@@ -281,7 +294,7 @@ func (l *evLoop) backendToClient(p *evPair) error {
 			if err := l.sendStage(p); err != nil {
 				return err
 			}
-			return l.halfClose(p, c)
+			return l.emitFin(p, c)
 		case err != nil:
 			return err
 		}
@@ -295,9 +308,10 @@ func (l *evLoop) backendToClient(p *evPair) error {
 	return nil
 }
 
-// sendStage sends the records crypto/tls wrote to the client.
+// sendStage sends the records crypto/tls wrote to the client (after the
+// delay, if any).
 func (l *evLoop) sendStage(p *evPair) error {
-	err := p.client.out(l.stage)
+	err := l.emit(&p.client, l.stage)
 	l.stage = l.stage[:0]
 	return err
 }

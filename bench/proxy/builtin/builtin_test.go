@@ -1,4 +1,4 @@
-package proxy
+package builtin
 
 import (
 	"bytes"
@@ -163,11 +163,7 @@ func (e *builtinEnv) dial(tb testing.TB) *wsconn.Conn {
 }
 
 // live returns how many connections (client and backend sides) the proxy holds.
-func (s *Server) builtinLive() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.live)
-}
+func (s *Server) builtinLive() int { return s.ln.Live() }
 
 // waitLive waits until the proxy holds want connections.
 func (e *builtinEnv) waitLive(want int) error {
@@ -227,7 +223,7 @@ func TestBuiltinListenRejects(t *testing.T) {
 			t.Parallel()
 			s, err := Listen(tc.cfg)
 			if err == nil {
-				s.ln.Close()
+				s.ln.Shutdown(time.Second)
 				t.Fatalf("Listen(%+v) succeeded, want an error", tc.cfg)
 			}
 		})

@@ -1,4 +1,4 @@
-package proxy
+package builtin
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"unsafe"
 )
 
-// The event-loop relay (Delay 0). After the TLS handshake (a goroutine with
+// The event-loop relay (delay_linux.go adds the delay). After the TLS handshake (a goroutine with
 // blocking I/O, as before) and the backend dial, both sockets leave Go's
 // netpoller: each is dup'ed, the net.Conn closed (Go deregisters its own
 // descriptor), and the dup is registered, edge-triggered, in the epoll set of
@@ -59,7 +59,8 @@ type evLoop struct {
 	pairs  map[*evPair]struct{}
 	gen    uint32
 	buf    []byte
-	stage  []byte // TLS records crypto/tls wrote, not yet sent
+	stage  []byte   // TLS records crypto/tls wrote, not yet sent
+	delay  *evDelay // nil without Delay
 }
 
 // evCmd is a request to the loop: relay a new pair, or end a pair whose
@@ -70,7 +71,7 @@ type evCmd struct {
 }
 
 // startEvLoops creates n event loops and starts their goroutines (counted in
-// s.wg). They end when shut down.
+// s.ln as work). They end when shut down.
 func startEvLoops(s *Server, n int) ([]*evLoop, error) {
 	loops := make([]*evLoop, 0, n)
 	for range n {
@@ -84,8 +85,7 @@ func startEvLoops(s *Server, n int) ([]*evLoop, error) {
 		loops = append(loops, l)
 	}
 	for _, l := range loops {
-		s.wg.Add(1)
-		go l.run()
+		s.ln.Go(l.run)
 	}
 	return loops, nil
 }
@@ -111,14 +111,30 @@ func newEvLoop(s *Server) (*evLoop, error) {
 		syscall.Close(epfd)
 		return nil, fmt.Errorf("epoll_ctl eventfd: %w", err)
 	}
-	return &evLoop{
+	l := &evLoop{
 		s:      s,
 		epfd:   epfd,
 		file:   os.NewFile(uintptr(epfd), "wssbench-epoll"),
 		wakefd: wakefd,
 		pairs:  make(map[*evPair]struct{}),
 		buf:    make([]byte, evBufBytes),
-	}, nil
+	}
+	if s.cfg.Delay > 0 {
+		dl, err := newEvDelay(s.cfg.Delay)
+		if err == nil {
+			ev := syscall.EpollEvent{Events: syscall.EPOLLIN | evET, Fd: int32(dl.timerfd)}
+			if err = syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, dl.timerfd, &ev); err != nil {
+				syscall.Close(dl.timerfd)
+			}
+		}
+		if err != nil {
+			l.file.Close()
+			syscall.Close(wakefd)
+			return nil, fmt.Errorf("delay timer: %w", err)
+		}
+		l.delay = dl
+	}
+	return l, nil
 }
 
 // post queues a command and wakes the loop; false when the loop is down.
@@ -165,7 +181,6 @@ func (l *evLoop) wake() {
 // run is the loop goroutine. It parks in Go's netpoller on the epoll
 // descriptor and handles the ready events each time it is woken.
 func (l *evLoop) run() {
-	defer l.s.wg.Done()
 	if rc, err := l.file.SyscallConn(); err == nil {
 		// f returns true only when the loop is to end; RawRead parks in
 		// between (prepared once, so no readiness is lost).
@@ -187,6 +202,9 @@ func (l *evLoop) run() {
 	}
 	l.file.Close()
 	syscall.Close(l.wakefd)
+	if l.delay != nil {
+		syscall.Close(l.delay.timerfd)
+	}
 }
 
 // poll handles ready events until epoll has none; it reports whether the
@@ -208,6 +226,7 @@ func (l *evLoop) poll() bool {
 		if l.pending.Load() && l.drain() {
 			return true
 		}
+		l.runDue()
 		if n < evBatch {
 			return false
 		}
@@ -220,6 +239,10 @@ func (l *evLoop) dispatch(ev *syscall.EpollEvent) {
 	if fd == l.wakefd {
 		var b [8]byte
 		syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), 8)
+		return
+	}
+	if l.delay != nil && fd == l.delay.timerfd {
+		l.delay.clear() // runDue, after this batch, sends what is due
 		return
 	}
 	if fd >= len(l.sides) {
@@ -311,11 +334,11 @@ func (l *evLoop) close(p *evPair) {
 		}
 		// Closing the only descriptor also removes it from epfd.
 		syscall.Close(sd.fd)
-		sd.pend = nil
+		sd.pend, sd.dq = nil, nil
 	}
 	delete(l.pairs, p)
-	l.s.builtinUntrack(p.keys[0], p.keys[1])
-	l.s.wg.Done()
+	l.s.ln.Untrack(p.keys[0], p.keys[1])
+	l.s.ln.Release()
 }
 
 // startLinger bounds how long the other direction may go on after one
@@ -330,7 +353,7 @@ func (l *evLoop) startLinger(p *evPair) {
 // evHandle completes the TLS handshake with blocking I/O, dials the backend
 // and hands both sockets to an event loop.
 func (s *Server) evHandle(ctx context.Context, raw net.Conn) {
-	ec := &evConn{Conn: raw}
+	ec := &evConn{Conn: raw, rtt: 2 * s.cfg.Delay}
 	tc, bc := s.handshakeAndDial(ctx, raw, ec)
 	if tc == nil {
 		return
@@ -345,17 +368,17 @@ func (s *Server) evHandle(ctx context.Context, raw net.Conn) {
 				syscall.Close(fd)
 			}
 		}
-		s.builtinUntrack(raw, bc)
+		s.ln.Untrack(raw, bc)
 		return
 	}
 	p.client.fd, p.backend.fd = cfd, bfd
 	l := s.loops[int(s.next.Add(1))%len(s.loops)]
-	s.wg.Add(1)
+	s.ln.Hold() // released when the loop closes the pair
 	if !l.post(evCmd{add: p}) {
 		syscall.Close(cfd)
 		syscall.Close(bfd)
-		s.builtinUntrack(raw, bc)
-		s.wg.Done()
+		s.ln.Untrack(raw, bc)
+		s.ln.Release()
 	}
 }
 

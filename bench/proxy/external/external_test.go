@@ -1,4 +1,4 @@
-package proxy
+package external
 
 import (
 	"bytes"
@@ -74,13 +74,13 @@ func extChain(t *testing.T) (chain *tlsconf.Chain, certFile, keyFile string) {
 }
 
 // extStart starts a proxy and stops it when the test ends.
-func extStart(t *testing.T, c ExternalConfig) *External {
+func extStart(t *testing.T, c Config) *Proxy {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), extTestLimit)
 	defer cancel()
-	e, err := StartExternal(ctx, c)
+	e, err := Start(ctx, c)
 	if err != nil {
-		t.Fatalf("StartExternal(%s): %v", c.Kind, err)
+		t.Fatalf("Start(%s): %v", c.Kind, err)
 	}
 	t.Cleanup(e.Stop)
 	return e
@@ -88,7 +88,7 @@ func extStart(t *testing.T, c ExternalConfig) *External {
 
 // extDialTLS connects to the proxy with TLS; the connection's deadline is
 // extTestLimit from now.
-func extDialTLS(e *External, chain *tlsconf.Chain) (*tls.Conn, error) {
+func extDialTLS(e *Proxy, chain *tlsconf.Chain) (*tls.Conn, error) {
 	raw, err := net.DialTimeout("tcp", e.Addr(), extTestLimit)
 	if err != nil {
 		return nil, err
@@ -106,7 +106,7 @@ func extDialTLS(e *External, chain *tlsconf.Chain) (*tls.Conn, error) {
 }
 
 // extUpgrade performs the WebSocket upgrade over tc.
-func extUpgrade(e *External, tc *tls.Conn) (*wsconn.Conn, error) {
+func extUpgrade(e *Proxy, tc *tls.Conn) (*wsconn.Conn, error) {
 	u, err := url.Parse(e.URL())
 	if err != nil {
 		return nil, err
@@ -195,7 +195,7 @@ func TestExternalEcho(t *testing.T) {
 			extNeed(t, k)
 			backend := extBackend(t)
 			chain, certFile, keyFile := extChain(t)
-			e := extStart(t, ExternalConfig{Kind: k, Listen: "127.0.0.1:0", Backend: backend,
+			e := extStart(t, Config{Kind: k, Listen: "127.0.0.1:0", Backend: backend,
 				CertFile: certFile, KeyFile: keyFile, MaxConns: tt.maxConns})
 			if want := "wss://" + e.Addr() + "/"; e.URL() != want || strings.HasSuffix(e.Addr(), ":0") {
 				t.Fatalf("URL() = %q, Addr() = %q; want a picked port and URL %q", e.URL(), e.Addr(), want)
@@ -280,7 +280,7 @@ func TestExternalNginxNoUpgradeHeaders(t *testing.T) {
 	backend := extBackend(t)
 	chain, certFile, keyFile := extChain(t)
 	dir := t.TempDir()
-	e := extStart(t, ExternalConfig{Kind: Nginx, Backend: backend, CertFile: certFile, KeyFile: keyFile,
+	e := extStart(t, Config{Kind: Nginx, Backend: backend, CertFile: certFile, KeyFile: keyFile,
 		NoUpgradeHeaders: true, Dir: dir})
 	tc, err := extDialTLS(e, chain)
 	if err != nil {
@@ -332,11 +332,11 @@ func TestExternalConfigError(t *testing.T) {
 			_, _, keyFile := extChain(t)
 			ctx, cancel := context.WithTimeout(context.Background(), extTestLimit)
 			defer cancel()
-			e, err := StartExternal(ctx, ExternalConfig{Kind: tt.kind, Backend: "127.0.0.1:1",
+			e, err := Start(ctx, Config{Kind: tt.kind, Backend: "127.0.0.1:1",
 				CertFile: tt.certFile, KeyFile: keyFile})
 			if err == nil {
 				e.Stop()
-				t.Fatalf("StartExternal with certificate %s succeeded; want an error", tt.certFile)
+				t.Fatalf("Start with certificate %s succeeded; want an error", tt.certFile)
 			}
 			t.Logf("error: %v", err)
 			for _, w := range tt.want {
@@ -350,28 +350,28 @@ func TestExternalConfigError(t *testing.T) {
 
 func TestExternalRejectsBadConfig(t *testing.T) {
 	t.Parallel()
-	ok := ExternalConfig{Kind: Nginx, Backend: "127.0.0.1:9000", CertFile: "/c.pem", KeyFile: "/k.pem"}
+	ok := Config{Kind: Nginx, Backend: "127.0.0.1:9000", CertFile: "/c.pem", KeyFile: "/k.pem"}
 	tests := []struct {
 		name   string
-		change func(*ExternalConfig)
+		change func(*Config)
 		want   string
 	}{
-		{"unknown kind", func(c *ExternalConfig) { c.Kind = "caddy" }, `unknown proxy kind "caddy"`},
-		{"bad listen", func(c *ExternalConfig) { c.Listen = "8443" }, "listen address"},
-		{"no backend", func(c *ExternalConfig) { c.Backend = "" }, "backend address"},
-		{"no key", func(c *ExternalConfig) { c.KeyFile = "" }, "certificate file and a key file"},
-		{"negative max", func(c *ExternalConfig) { c.MaxConns = -1 }, "negative"},
-		{"space in path", func(c *ExternalConfig) { c.CertFile = "/a b.pem" }, "without spaces"},
+		{"unknown kind", func(c *Config) { c.Kind = "caddy" }, `unknown proxy kind "caddy"`},
+		{"bad listen", func(c *Config) { c.Listen = "8443" }, "listen address"},
+		{"no backend", func(c *Config) { c.Backend = "" }, "backend address"},
+		{"no key", func(c *Config) { c.KeyFile = "" }, "certificate file and a key file"},
+		{"negative max", func(c *Config) { c.MaxConns = -1 }, "negative"},
+		{"space in path", func(c *Config) { c.CertFile = "/a b.pem" }, "without spaces"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			c := ok
 			tt.change(&c)
-			e, err := StartExternal(context.Background(), c)
+			e, err := Start(context.Background(), c)
 			if err == nil {
 				e.Stop()
-				t.Fatal("StartExternal succeeded; want an error")
+				t.Fatal("Start succeeded; want an error")
 			}
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error %q does not contain %q", err, tt.want)
@@ -397,7 +397,7 @@ func TestLookPathMissing(t *testing.T) {
 
 func TestGenerateNginxConfig(t *testing.T) {
 	t.Parallel()
-	base := ExternalConfig{Kind: Nginx, Listen: "127.0.0.1:8443", Backend: "127.0.0.1:9000",
+	base := Config{Kind: Nginx, Listen: "127.0.0.1:8443", Backend: "127.0.0.1:9000",
 		CertFile: "/certs/cert.pem", KeyFile: "/certs/key.pem"}
 	tests := []struct {
 		name           string
@@ -482,7 +482,7 @@ func TestGenerateHAProxyConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(strconv.Itoa(tt.maxConns), func(t *testing.T) {
 			t.Parallel()
-			got := GenerateHAProxyConfig(ExternalConfig{Kind: HAProxy, Listen: "127.0.0.1:8443",
+			got := GenerateHAProxyConfig(Config{Kind: HAProxy, Listen: "127.0.0.1:8443",
 				Backend: "127.0.0.1:9000", MaxConns: tt.maxConns}, "/run/dir")
 			for _, w := range []string{
 				tt.want + "\n",
@@ -512,7 +512,7 @@ func TestExternalConfigsCarryTLSSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := ExternalConfig{Listen: "127.0.0.1:8443", Backend: "127.0.0.1:9000", CertFile: "/c.pem", KeyFile: "/k.pem",
+	c := Config{Listen: "127.0.0.1:8443", Backend: "127.0.0.1:9000", CertFile: "/c.pem", KeyFile: "/k.pem",
 		TLS: p, ClientCAFile: "/ca.pem"}
 	nginx := GenerateNginxConfig(c, "/run/dir")
 	for _, w := range []string{
