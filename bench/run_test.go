@@ -43,6 +43,10 @@ func TestRunInProcess(t *testing.T) {
 	if progress == 0 {
 		t.Fatal("Progress was never called")
 	}
+	// The target counted what the driver did.
+	if cc := res.Crosscheck; cc == nil || !cc.OK || cc.TargetConnections != 20 || cc.TargetFrames != st.FramesReceived {
+		t.Fatalf("crosscheck %+v, driver received %d", res.Crosscheck, st.FramesReceived)
+	}
 	checkTimeline(t, res, intervals)
 	connect, steady := res.PhaseWalls()
 	if connect <= 0 || steady < 600*time.Millisecond {

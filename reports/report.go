@@ -314,7 +314,7 @@ func fromResult(res *bench.Result, meta Meta) *Report {
 		r.Crosscheck = &Crosscheck{OK: cc.OK, Connections: CountPair{cc.DriverConnections, cc.TargetConnections},
 			Frames: CountPair{cc.DriverFramesReceived, cc.TargetFrames}, FramesSent: cc.DriverFramesSent}
 	}
-	r.Verdict = Verdict{Saturated: hl.Saturated, Reasons: res.Reasons()}
+	r.Verdict = Verdict{Saturated: hl.Saturated, Reasons: append([]bench.Reason{}, res.Reasons()...)}
 	r.Verdict.OK = !failing(r.Verdict.Reasons)
 	r.Timeline = timelineOf(res.Timeline)
 	r.Histograms = encodeHistograms(res.Histograms)

@@ -116,6 +116,14 @@ func runText(w io.Writer, r *Report) error {
 		}
 		p.f("\n")
 	}
+	if cc := r.Crosscheck; cc != nil {
+		mark := "ok"
+		if !cc.OK {
+			mark = "DIFFERS"
+		}
+		p.f("crosscheck   %s: the target upgraded %d connections (driver %d) and echoed %d frames (driver received %d of %d sent)\n",
+			mark, cc.Connections.Target, cc.Connections.Driver, cc.Frames.Target, cc.Frames.Driver, cc.FramesSent)
+	}
 	writeThresholds(p, r.Thresholds)
 	v := r.Verdict
 	if v.OK {

@@ -30,10 +30,10 @@ var allowed = map[string][]string{
 	"bench/proxy/builtin":  {"bench/wsconn", "bench/tlsconf", "bench/listener"},
 	"bench/proxy/external": {"bench/tlsconf", "bench/proc"},
 	// env starts what a run needs; the engine (bench) imports it, never the reverse.
-	"bench/env":            {"bench/target", "bench/proxy/builtin", "bench/proxy/external", "bench/listener", "bench/proc", "bench/wsconn", "bench/tlsconf"},
-	"bench":                engine,
-	"scenarios":            append([]string{"bench"}, engine...),
-	"reports":              append([]string{"bench"}, engine...),
+	"bench/env": {"bench/target", "bench/proxy/builtin", "bench/proxy/external", "bench/listener", "bench/proc", "bench/wsconn", "bench/tlsconf"},
+	"bench":     engine,
+	"scenarios": append([]string{"bench"}, engine...),
+	"reports":   append([]string{"bench"}, engine...),
 }
 
 // TestImportDirections keeps the picture in DESIGN.md true: nothing under
@@ -62,4 +62,57 @@ func TestImportDirections(t *testing.T) {
 			}
 		}
 	}
+}
+
+// direct lists, for the packages above the engine, the project packages they
+// may import themselves: reports reads results and metric names, never the
+// environment, the driver or the servers; main only calls cli.
+var direct = map[string][]string{
+	"reports":          {"bench", "bench/metrics", "bench/threshold"},
+	"scenarios":        {"bench"},
+	"cmd/wssbench":     {"cmd/wssbench/cli"},
+	"cmd/wssbench/cli": {"bench", "bench/proxy/builtin", "bench/target", "bench/tlsconf", "reports", "scenarios"},
+}
+
+// TestDirectImports keeps the upper floors thin: each imports only the
+// packages it names in direct.
+func TestDirectImports(t *testing.T) {
+	for pkg, ok := range direct {
+		out, err := exec.Command("go", "list", "-f", `{{join .Imports " "}}`, module+"/"+pkg).Output()
+		if err != nil {
+			t.Fatalf("go list %s: %v", pkg, err)
+		}
+		for _, imp := range strings.Fields(string(out)) {
+			rel, mine := strings.CutPrefix(imp, module+"/")
+			if mine && !contains(ok, rel) {
+				t.Errorf("%s imports %s directly, which DESIGN.md does not allow", pkg, rel)
+			}
+		}
+	}
+}
+
+// TestEveryPackageHasARule: a new package must say where it stands.
+func TestEveryPackageHasARule(t *testing.T) {
+	out, err := exec.Command("go", "list", module+"/...").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		rel := strings.TrimPrefix(p, module+"/")
+		if _, ok := allowed[rel]; ok {
+			continue
+		}
+		if _, ok := direct[rel]; !ok {
+			t.Errorf("package %s has no rule in imports_test.go: add it to allowed (engine) or direct", rel)
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -110,5 +111,44 @@ func TestRepeatZeroIsBadInput(t *testing.T) {
 	code, _, stderr := runMain("run", "--repeat", "0")
 	if code != ExitBadInput || !strings.Contains(stderr, "--repeat must be between 1 and 100") {
 		t.Fatalf("exit %d: %s", code, stderr)
+	}
+}
+
+// TestTargetStallShowsInCorrectedRTTOnly shows coordinated-omission
+// correction at work against a real target that stalls (serve --stall): a
+// 2 s stall delays the 40% of frames scheduled during it, so the corrected
+// ws_rtt p99 holds it; each connection had only one frame in flight when it
+// began (0.5% of the frames), so the uncorrected p99 does not.
+func TestTargetStallShowsInCorrectedRTTOnly(t *testing.T) {
+	t.Parallel()
+	url, ca := startServe(t, "--stall", "2s@1s")
+	out := filepath.Join(t.TempDir(), "stall.json")
+	code, stdout, stderr := runMain("run", "--target", url, "--ca", ca, "--conns", "10", "--connect-rate", "0",
+		"--duration", "5s", "--msg-rate", "40", "-q", "--out", out)
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Frames struct {
+			Received int64
+			RTT      struct {
+				P99Us float64 `json:"p99_us"`
+			} `json:"rtt"`
+			RTTUncorrected struct {
+				P99Us float64 `json:"p99_us"`
+			} `json:"rtt_uncorrected"`
+		}
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	corrected, uncorrected := rep.Frames.RTT.P99Us/1e3, rep.Frames.RTTUncorrected.P99Us/1e3
+	if corrected < 1000 || uncorrected > 500 {
+		t.Fatalf("ws_rtt p99 %.1f ms, uncorrected p99 %.1f ms over %d frames: want the 2 s stall in the first (over 1 s) and not in the second (under 0.5 s)",
+			corrected, uncorrected, rep.Frames.Received)
 	}
 }
