@@ -95,7 +95,7 @@ func TestPreflight(t *testing.T) {
 			t.Parallel()
 			c := Default()
 			c.Conns, c.SourceIPs, c.Mode = tc.conns, tc.sources, tc.mode
-			err := c.Preflight(lim, tc.inProcess)
+			err := planCell(t, c).Preflight(lim, tc.inProcess)
 			if tc.want == "" {
 				if err != nil {
 					t.Fatalf("unexpected: %v", err)
@@ -110,12 +110,12 @@ func TestPreflight(t *testing.T) {
 	// The port range check, with a small range so it trips below the file limit.
 	c := Default()
 	c.Conns = 5000
-	err := c.Preflight(Limits{OpenFiles: 20000, PortLow: 50000, PortHigh: 52999}, false)
+	err := planCell(t, c).Preflight(Limits{OpenFiles: 20000, PortLow: 50000, PortHigh: 52999}, false)
 	if err == nil || !strings.Contains(err.Error(), "--source-ips") {
 		t.Fatalf("err = %v, want advice to add --source-ips", err)
 	}
 	c.SourceIPs = "127.0.0.2-127.0.0.3"
-	if err := c.Preflight(Limits{OpenFiles: 20000, PortLow: 50000, PortHigh: 52999}, false); err != nil {
+	if err := planCell(t, c).Preflight(Limits{OpenFiles: 20000, PortLow: 50000, PortHigh: 52999}, false); err != nil {
 		t.Fatalf("two sources should fit: %v", err)
 	}
 }
@@ -134,4 +134,14 @@ func TestDurationYAMLAndJSON(t *testing.T) {
 	if err := back.UnmarshalJSON([]byte(`"soon"`)); err == nil {
 		t.Fatal("accepted a bad duration")
 	}
+}
+
+// planCell plans a one-cell config and returns its cell.
+func planCell(t *testing.T, c Config) *Cell {
+	t.Helper()
+	p, err := c.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Cells[0]
 }

@@ -5,8 +5,6 @@ import (
 	"os"
 	"strings"
 	"syscall"
-
-	"github.com/wssbench/wssbench/bench/driver"
 )
 
 // fdMargin is the open files a process needs besides its sockets.
@@ -34,9 +32,10 @@ func ReadLimits() Limits {
 	return l
 }
 
-// Preflight refuses a run that cannot reach its connection count on this
-// machine, before any load is sent, and says what to change.
-func (c *Config) Preflight(l Limits, targetInProcess bool) error {
+// Preflight refuses a run of the cell that cannot reach its connection count
+// on this machine, before any load is sent, and says what to change.
+func (cell *Cell) Preflight(l Limits, targetInProcess bool) error {
+	c := &cell.Config
 	conns := uint64(c.Conns)
 	need := conns + fdMargin
 	who := "the driver"
@@ -52,8 +51,7 @@ func (c *Config) Preflight(l Limits, targetInProcess bool) error {
 		return inputErr("--conns %d needs about %d open files for %s, but this process may open %d (ulimit -n): lower --conns to %d or less, or split the load over several driver processes",
 			c.Conns, need, who, l.OpenFiles, max)
 	}
-	ips, _ := ParseSourceIPs(c.SourceIPs)
-	sources := len(ips)
+	sources := len(cell.Driver.SourceIPs)
 	if sources == 0 {
 		sources = 1
 	}
@@ -61,7 +59,7 @@ func (c *Config) Preflight(l Limits, targetInProcess bool) error {
 	// In a handshake storm closed connections linger in TIME_WAIT; only the
 	// steady and hold modes hold every connection at once.
 	perSource := (c.Conns + sources - 1) / sources
-	if driver.Mode(c.Mode) != driver.ModeStorm && perSource > ports*97/100 {
+	if c.mode().HoldsAll() && perSource > ports*97/100 {
 		return inputErr("--conns %d over %d source address(es) needs %d ephemeral ports per address, but the range %d-%d has %d: add source addresses, such as --source-ips 127.0.0.2-127.0.0.%d",
 			c.Conns, sources, perSource, l.PortLow, l.PortHigh, ports, 2+c.Conns/(ports*9/10))
 	}

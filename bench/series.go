@@ -104,7 +104,7 @@ func Run(ctx context.Context, p *Plan, opt Options) (*Series, error) {
 func preflight(p *Plan, opt Options) error {
 	var topologies []string
 	for _, c := range p.Runnable() {
-		if err := c.Config.Preflight(ReadLimits(), c.Config.Target == "" && len(opt.TargetArgv) == 0); err != nil {
+		if err := c.Preflight(ReadLimits(), c.Config.Target == "" && len(opt.TargetArgv) == 0); err != nil {
 			return err
 		}
 		if !contains(topologies, c.Topology) {
