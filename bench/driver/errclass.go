@@ -141,7 +141,7 @@ type NotTLSError struct {
 }
 
 func (e *NotTLSError) Error() string {
-	return fmt.Sprintf("%v during the TLS handshake, and a cleartext upgrade request got %q: the server speaks plain TCP/HTTP: use ws://", e.Err, e.Answer)
+	return fmt.Sprintf("%v during the TLS handshake, and a cleartext upgrade request got %q", e.Err, e.Answer)
 }
 
 func (e *NotTLSError) Unwrap() error { return e.Err }

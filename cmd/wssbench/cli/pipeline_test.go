@@ -152,3 +152,19 @@ func TestTargetStallShowsInCorrectedRTTOnly(t *testing.T) {
 			corrected, uncorrected, rep.Frames.Received)
 	}
 }
+
+// TestWSSToPlainServerSaysUseWS is defect 8 of issue 9 through a whole run:
+// wss:// aimed at a plain ws:// server was tls_handshake_failure: EOF; it is
+// tls_not_tls, with what to do.
+func TestWSSToPlainServerSaysUseWS(t *testing.T) {
+	t.Parallel()
+	url, _ := startServe(t, "--plain")
+	wss := "wss://" + strings.TrimPrefix(url, "ws://")
+	code, stdout, stderr := runMain("run", "--target", wss, "--insecure", "--conns", "3", "--connect-rate", "0", "--duration", "200ms", "-q")
+	if code != ExitRunFailed {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "tls_not_tls") || !strings.Contains(stdout, "ws://") || strings.Contains(stdout, "tls_handshake_failure") {
+		t.Fatalf("summary does not say tls_not_tls with what to do:\n%s", stdout)
+	}
+}
