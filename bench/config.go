@@ -130,8 +130,9 @@ func IsInputError(err error) bool {
 	return errors.As(err, &ie)
 }
 
-// mode is the config's mode, typed.
-func (c *Config) mode() driver.Mode { return driver.Mode(c.Mode) }
+// RunMode is the config's mode, typed: what the mode does is asked of its
+// methods (driver.Mode.SendsFrames, HoldsAll, Streams), never of its name.
+func (c *Config) RunMode() driver.Mode { return driver.Mode(c.Mode) }
 
 // topology is the one topology of a cell's config (direct when none is given).
 func (c *Config) topology() string {

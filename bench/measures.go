@@ -9,7 +9,7 @@ import "strings"
 // bad input) and by the reports (a threshold on a figure a cell does not
 // measure does not apply to that cell).
 func (c *Config) Measures(metric string) string {
-	mode := c.mode()
+	mode := c.RunMode()
 	perFrame := strings.HasSuffix(metric, "_us_per_frame")
 	frames := perFrame || strings.HasPrefix(metric, "ws_rtt") || metric == "frames.rate" || strings.HasPrefix(metric, "send_lag")
 	switch {

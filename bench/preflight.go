@@ -59,7 +59,7 @@ func (cell *Cell) Preflight(l Limits, targetInProcess bool) error {
 	// In a handshake storm closed connections linger in TIME_WAIT; only the
 	// steady and hold modes hold every connection at once.
 	perSource := (c.Conns + sources - 1) / sources
-	if c.mode().HoldsAll() && perSource > ports*97/100 {
+	if c.RunMode().HoldsAll() && perSource > ports*97/100 {
 		return inputErr("--conns %d over %d source address(es) needs %d ephemeral ports per address, but the range %d-%d has %d: add source addresses, such as --source-ips 127.0.0.2-127.0.0.%d",
 			c.Conns, sources, perSource, l.PortLow, l.PortHigh, ports, 2+c.Conns/(ports*9/10))
 	}

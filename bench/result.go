@@ -110,7 +110,7 @@ const (
 )
 
 // Mode is the run's mode, typed: what it does is asked of its methods.
-func (r *Result) Mode() driver.Mode { return r.Config.mode() }
+func (r *Result) Mode() driver.Mode { return r.Config.RunMode() }
 
 // PhaseWalls returns the wall time of the connect phase (the ramp, or the
 // whole storm) and of the steady phase (the frame or hold window).

@@ -151,7 +151,7 @@ func runOne(ctx context.Context, cell *Cell, rep int, opt Options) (*Result, err
 	}
 	var ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms1)
-	res.CPU = phaseCPU(cpuMarks, cfg.mode())
+	res.CPU = phaseCPU(cpuMarks, cfg.RunMode())
 	res.Health = health(res, ms0, ms1)
 	return res, nil
 }
@@ -247,7 +247,7 @@ func health(res *Result, ms0, ms1 runtime.MemStats) Health {
 	// The measured window: the frame (or hold) window, or the whole storm.
 	connectWall, wall := res.PhaseWalls()
 	cpu := res.CPU.DriverByPhase.Steady
-	if !res.Config.mode().HoldsAll() {
+	if !res.Config.RunMode().HoldsAll() {
 		wall, cpu = connectWall, res.CPU.DriverByPhase.Connect
 	}
 	if wall > 0 {

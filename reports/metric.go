@@ -52,7 +52,7 @@ func ErrorCount(r *Report) int64 {
 	return n
 }
 
-func steadyFrames(r *Report) bool { return r.Config.Mode == bench.ModeSteady && r.Frames.Received > 0 }
+func steadyFrames(r *Report) bool { return r.Config.RunMode().Streams() && r.Frames.Received > 0 }
 
 func targetMeasured(r *Report) bool { return r.Target.Builtin && !r.Target.InProcess }
 
@@ -63,7 +63,7 @@ func proxyMeasured(r *Report) bool {
 // scalarGetters read the single figures of threshold's catalogue.
 var scalarGetters = map[string]func(*Report) (float64, bool){
 	"send_lag.p99": func(r *Report) (float64, bool) {
-		return r.Health.SendLagP99Us, r.Config.Mode == bench.ModeSteady && r.Config.MsgRate > 0 && r.Frames.Sent > 0
+		return r.Health.SendLagP99Us, r.Config.RunMode().Streams() && r.Config.MsgRate > 0 && r.Frames.Sent > 0
 	},
 	"errors.rate": func(r *Report) (float64, bool) {
 		ops := r.Connections.Attempted + r.Frames.Sent
@@ -79,7 +79,7 @@ var scalarGetters = map[string]func(*Report) (float64, bool){
 	"frames.sent":             func(r *Report) (float64, bool) { return float64(r.Frames.Sent), true },
 	"frames.received":         func(r *Report) (float64, bool) { return float64(r.Frames.Received), true },
 	"frames.lost":             func(r *Report) (float64, bool) { return float64(r.Frames.Lost), true },
-	"frames.rate":             func(r *Report) (float64, bool) { return r.Frames.PerSec, r.Config.Mode != bench.ModeHold },
+	"frames.rate":             func(r *Report) (float64, bool) { return r.Frames.PerSec, r.Config.RunMode().SendsFrames() },
 	"connect_rate": func(r *Report) (float64, bool) {
 		return r.Connections.ConnectPerSec, r.Connections.Attempted > 0
 	},

@@ -5,8 +5,6 @@ import (
 	"io"
 	"sort"
 	"strings"
-
-	"github.com/wssbench/wssbench/bench"
 )
 
 func fmtUs(us float64) string {
@@ -42,7 +40,7 @@ func runText(w io.Writer, r *Report) error {
 	}
 	p.f("%s: %s\n", title, r.Target.URL)
 	p.f("  %d conns, connect rate %s, %s", c.Conns, rate(c.ConnectRate, "/s"), c.Duration)
-	if c.Mode != bench.ModeHold {
+	if c.RunMode().SendsFrames() {
 		p.f(", msg rate %s, %d B %s frames", msgRate(c.MsgRate), c.PayloadBytes, map[bool]string{true: "binary", false: "text"}[c.Binary])
 	}
 	p.f("\n")
