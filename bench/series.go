@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wssbench/wssbench/bench/driver"
+	"github.com/wssbench/wssbench/bench/env"
 )
 
 // checkProxyPrograms refuses, before any load, topologies whose program is not
@@ -16,11 +17,12 @@ import (
 func checkProxyPrograms(topologies []string) error {
 	var missing, ok []string
 	for _, t := range topologies {
-		if t != TopologyNginx && t != TopologyHAProxy {
+		prog := string(env.Topology(t).ExternalProxy())
+		if prog == "" {
 			ok = append(ok, t)
 			continue
 		}
-		if _, err := exec.LookPath(t); err != nil {
+		if _, err := exec.LookPath(prog); err != nil {
 			missing = append(missing, t)
 		} else {
 			ok = append(ok, t)
