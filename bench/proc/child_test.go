@@ -103,6 +103,11 @@ func TestUnexpectedExitIsNoticedAndItsGroupKilled(t *testing.T) {
 func TestStopEndsTheGroupAndKeepsTheLastOutput(t *testing.T) {
 	t.Parallel()
 	c, grandchild := startTree(t, `trap 'echo bye; exit 0' TERM; sleep 60 & echo READY $!; echo after ready; wait`)
+	// The shell may not have printed its second line yet: a TERM before it
+	// would run the trap first.
+	for deadline := time.Now().Add(5 * time.Second); c.Stdout() == "" && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if err := c.Stop(5 * time.Second); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
