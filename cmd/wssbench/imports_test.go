@@ -9,7 +9,7 @@ import (
 const module = "github.com/wssbench/wssbench"
 
 // engine is everything under bench/.
-var engine = []string{"bench/driver", "bench/wsconn", "bench/pace", "bench/metrics", "bench/tlsconf", "bench/target", "bench/proxy/builtin", "bench/proxy/external", "bench/listener", "bench/proc", "bench/threshold", "bench/env"}
+var engine = []string{"bench/driver", "bench/wsconn", "bench/pace", "bench/metrics", "bench/tlsconf", "bench/target", "bench/proxy/builtin", "bench/proxy/external", "bench/listener", "bench/proc", "bench/threshold", "bench/env", "bench/evloop"}
 
 // allowed lists, for each package, the project packages it may import
 // (directly or not), as DESIGN.md draws them.
@@ -22,12 +22,13 @@ var allowed = map[string][]string{
 	// threshold is a leaf: the engine validates expressions with it and
 	// reports checks them, so it may import neither.
 	"bench/threshold": {},
-	"bench/driver":    {"bench/wsconn", "bench/pace", "bench/metrics", "bench/tlsconf"},
+	"bench/evloop":    {},
+	"bench/driver":    {"bench/wsconn", "bench/pace", "bench/metrics", "bench/tlsconf", "bench/evloop"},
 	"bench/listener":  {},
 	"bench/target":    {"bench/wsconn", "bench/tlsconf", "bench/listener"},
 	// builtin and external may not import each other: one relays bytes,
 	// the other starts programs.
-	"bench/proxy/builtin":  {"bench/wsconn", "bench/tlsconf", "bench/listener"},
+	"bench/proxy/builtin":  {"bench/wsconn", "bench/tlsconf", "bench/listener", "bench/evloop"},
 	"bench/proxy/external": {"bench/tlsconf", "bench/proc"},
 	// env starts what a run needs; the engine (bench) imports it, never the reverse.
 	"bench/env": {"bench/target", "bench/proxy/builtin", "bench/proxy/external", "bench/listener", "bench/proc", "bench/wsconn", "bench/tlsconf"},
