@@ -90,6 +90,10 @@ type Config struct {
 	// ChainLength is the number of intermediate CAs in the built-in target's
 	// certificate chain (0: the root signs the leaf).
 	ChainLength int `yaml:"chain_length,omitempty" json:"chain_length,omitempty"`
+	// Engine runs the connections once they are up: "loops" (event loops,
+	// one per core; the default on Linux) or "goroutines" (a goroutine per
+	// connection). The handshake storm always runs on goroutines.
+	Engine string `yaml:"engine,omitempty" json:"engine,omitempty"`
 	// Matrix, if set, expands this config into one run per combination of
 	// its values (a TLS matrix); see Cells.
 	Matrix *Matrix `yaml:"matrix,omitempty" json:"matrix,omitempty"`
@@ -111,6 +115,7 @@ func Default() Config {
 		ConnectTimeout: Duration(10 * time.Second),
 		FrameTimeout:   Duration(10 * time.Second),
 		CertKey:        string(tlsconf.KeyECDSAP256),
+		Engine:         string(driver.DefaultEngine()),
 		Topology:       []string{TopologyDirect},
 		Repeat:         1,
 	}
@@ -219,3 +224,6 @@ func ParseSourceIPs(s string) ([]net.IP, error) {
 func ipToUint(ip net.IP) uint32 {
 	return uint32(ip[0])<<24 | uint32(ip[1])<<16 | uint32(ip[2])<<8 | uint32(ip[3])
 }
+
+// Engines lists the engines this machine runs (Config.Engine).
+func Engines() []string { return driver.EngineNames() }

@@ -184,6 +184,10 @@ func (cell *Cell) resolve() error {
 	if c.ConnectTimeout <= 0 || c.FrameTimeout <= 0 {
 		return inputErr("--connect-timeout and --frame-timeout must be positive")
 	}
+	engine := driver.Engine(cmp.Or(c.Engine, string(driver.DefaultEngine())))
+	if !engine.Valid() {
+		return inputErr("--engine %q is not one this machine runs: %s (loops need Linux)", c.Engine, strings.Join(driver.EngineNames(), ", "))
+	}
 	if c.CertKey != "" && !contains(tlsconf.KeyTypes(), c.CertKey) {
 		return inputErr("cert key type %q is not one of %s", c.CertKey, strings.Join(tlsconf.KeyTypes(), ", "))
 	}
@@ -208,6 +212,7 @@ func (cell *Cell) resolve() error {
 		Subprotocols:   c.Subprotocols,
 		ResumeShare:    c.ResumeShare(),
 		Shards:         2 * runtime.GOMAXPROCS(0),
+		Engine:         engine,
 	}
 	if d.SourceIPs, err = ParseSourceIPs(c.SourceIPs); err != nil {
 		return err

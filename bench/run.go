@@ -110,8 +110,9 @@ func runOne(ctx context.Context, cell *Cell, rep int, opt Options) (*Result, err
 	}
 	d, err := driver.New(&dc)
 	if err != nil {
-		return nil, &InputError{Err: err}
+		return nil, err
 	}
+	defer d.Close()
 	if err := d.Prime(ctx); err != nil {
 		return nil, fmt.Errorf("--resume: %w", err)
 	}

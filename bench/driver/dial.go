@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+	"github.com/wssbench/wssbench/bench/evloop"
 )
 
 // countConn counts the bytes that pass below TLS.
@@ -56,6 +57,8 @@ type dialer struct {
 	// plain tells, once per run, a plain server that closed the handshake
 	// from a TLS server that refused it (see PlainProbe).
 	plain *PlainProbe
+	// loops is set when connections move onto event loops once set up.
+	loops bool
 }
 
 // newDialer prepares the dialer of cfg; certRequests counts the handshakes in
@@ -99,7 +102,10 @@ func hostPort(u *url.URL) string {
 
 // conn is an upgraded connection with what its setup measured.
 type conn struct {
-	nc      net.Conn
+	nc net.Conn
+	// ev is the transport under TLS when the connection is to move onto an
+	// event loop after its setup (nil otherwise).
+	ev      *evloop.Conn
 	br      *bufio.Reader // bytes the server sent with the 101, if any
 	timings Timings
 	tls     *TLSInfo
@@ -124,6 +130,12 @@ func (d *dialer) dial(ctx context.Context, id int, resume bool) (*conn, Phase, e
 		return nil, PhaseTCP, err
 	}
 	c := &conn{nc: raw}
+	if d.loops {
+		// The setup runs on this goroutine, blocking; the event loop then
+		// takes the socket from under the same tls.Conn.
+		c.ev = evloop.NewConn(raw)
+		raw, c.nc = c.ev, c.ev
+	}
 	t2 := t1
 	if d.tls != nil {
 		cc := &countConn{Conn: raw}

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,6 +59,11 @@ type Config struct {
 	CloseTimeout time.Duration
 	// Shards is the number of histogram shards (default 4×GOMAXPROCS by the caller).
 	Shards int
+	// Engine runs the connections once they are up (default DefaultEngine).
+	// The storm always runs on goroutines.
+	Engine Engine
+	// Loops is the number of event loops of the loops engine (default GOMAXPROCS).
+	Loops int
 	// OnPhase, if set, is called as each phase begins, from the Run goroutine.
 	OnPhase func(name string, at time.Time)
 }
@@ -81,6 +87,8 @@ type Driver struct {
 	sessions map[int]*session
 	// primed is the connections Prime made (0 or 1).
 	primed int64
+	// loops runs the connections of the loops engine (nil on goroutines).
+	loops *loopSet
 }
 
 const (
@@ -114,8 +122,28 @@ func New(cfg *Config) (*Driver, error) {
 	if cfg.ResumeShare < 0 || cfg.ResumeShare > 1 {
 		return nil, fmt.Errorf("driver: ResumeShare must be within 0..1 (got %g)", cfg.ResumeShare)
 	}
+	if cfg.Engine == "" {
+		cfg.Engine = DefaultEngine()
+	}
+	if !cfg.Engine.Valid() {
+		return nil, fmt.Errorf("driver: engine %q does not run here (loops need Linux)", cfg.Engine)
+	}
+	if cfg.Loops <= 0 {
+		cfg.Loops = runtime.GOMAXPROCS(0)
+	}
+	if cfg.Shards < cfg.Loops {
+		cfg.Shards = cfg.Loops // one histogram shard per loop at least
+	}
 	d := &Driver{cfg: cfg, rec: metrics.NewRecorder(cfg.Shards), t: newTally(), sessions: make(map[int]*session)}
 	d.dialer = newDialer(cfg, &d.t.certRequests)
+	if cfg.Engine == EngineLoops && cfg.Mode.HoldsAll() {
+		ls, err := newLoopSet(d, cfg.Loops)
+		if err != nil {
+			return nil, fmt.Errorf("driver: start the event loops: %w", err)
+		}
+		d.loops = ls
+		d.dialer.loops = true
+	}
 	return d, nil
 }
 
@@ -155,6 +183,14 @@ func (d *Driver) Prime(ctx context.Context) error {
 	return nil
 }
 
+// Close ends the driver's event loops, if any: Run does it as it returns;
+// a Driver that never runs must be closed. Calling it again is harmless.
+func (d *Driver) Close() {
+	if d.loops != nil {
+		d.loops.shutdown()
+	}
+}
+
 // Recorder returns the driver's latency recorder; the caller collects intervals from it.
 func (d *Driver) Recorder() *metrics.Recorder { return d.rec }
 
@@ -189,6 +225,10 @@ func (d *Driver) mark(st *Stats, name string) {
 // a cancelled run returns its partial Stats with Interrupted set.
 func (d *Driver) Run(ctx context.Context) *Stats {
 	var marks Stats
+	if d.loops != nil {
+		d.loops.ctx = ctx
+		defer d.Close()
+	}
 	d.mark(&marks, PhaseConnect)
 	stopKicker := context.AfterFunc(ctx, d.kickAll)
 	defer stopKicker()
@@ -239,6 +279,11 @@ func (d *Driver) runHeld(ctx context.Context, marks *Stats) {
 		dialed.Add(1)
 		go func(id int) {
 			s, ok := d.open1(ctx, id)
+			if ok && d.loops != nil {
+				d.loops.attach(s)
+				dialed.Done()
+				return
+			}
 			if ok {
 				d.register(s)
 				done.Add(1)
@@ -261,6 +306,9 @@ func (d *Driver) runHeld(ctx context.Context, marks *Stats) {
 		d.steadyEnd = d.steadyStart.Add(d.cfg.Duration)
 		d.mark(marks, PhaseSteady)
 		d.setPhase(phaseSteady)
+		if d.loops != nil {
+			d.loops.each((*loopConn).startSteady)
+		}
 		sleepUntil(ctx, d.steadyEnd)
 	}
 	d.mark(marks, PhaseClose)
@@ -270,6 +318,10 @@ func (d *Driver) runHeld(ctx context.Context, marks *Stats) {
 		d.phase.Store(phaseClose)
 	} else {
 		d.setPhase(phaseClose)
+	}
+	if d.loops != nil {
+		d.loops.each((*loopConn).beginClose)
+		d.loops.live.Wait()
 	}
 	done.Wait()
 }

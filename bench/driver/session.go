@@ -1,6 +1,7 @@
 package driver
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+	"github.com/wssbench/wssbench/bench/evloop"
 	"github.com/wssbench/wssbench/bench/metrics"
 	"github.com/wssbench/wssbench/bench/wsconn"
 )
@@ -21,6 +23,10 @@ type session struct {
 	payload []byte // the frame being sent, kept unmasked to check the echo
 	seq     uint32
 	timer   *time.Timer
+	// ev and br are, for a connection that moves onto an event loop, its
+	// transport and the bytes the server sent with the 101 (if any).
+	ev *evloop.Conn
+	br *bufio.Reader
 }
 
 func newSession(id int, c *conn, cfg *Config) *session {
@@ -28,7 +34,10 @@ func newSession(id int, c *conn, cfg *Config) *session {
 	if c.br != nil {
 		o.Reader = c.br
 	}
-	s := &session{id: id, ws: wsconn.New(c.nc, o), op: ws.OpText, binary: cfg.Binary, payload: newPayload(cfg.PayloadBytes)}
+	s := &session{id: id, ws: wsconn.New(c.nc, o), op: ws.OpText, binary: cfg.Binary, payload: newPayload(cfg.PayloadBytes), ev: c.ev}
+	if c.ev != nil {
+		s.br = c.br
+	}
 	if cfg.Binary {
 		s.op = ws.OpBinary
 	}

@@ -312,6 +312,14 @@ func (l *Loop) arm(now int64) {
 // Add registers a connected, non-blocking socket (from Detach) with h as its
 // handler, and calls h.Ready once.
 func (l *Loop) Add(fd int, h Handler) (*Socket, error) {
+	s, err := l.add(fd, h)
+	if err == nil {
+		s.ready()
+	}
+	return s, err
+}
+
+func (l *Loop) add(fd int, h Handler) (*Socket, error) {
 	l.gen++
 	s := &Socket{l: l, fd: fd, gen: l.gen, h: h, writable: true}
 	for fd >= len(l.socks) {
@@ -323,6 +331,5 @@ func (l *Loop) Add(fd int, h Handler) (*Socket, error) {
 	}
 	l.socks[fd] = s
 	l.live++
-	s.ready()
 	return s, nil
 }

@@ -175,7 +175,8 @@ func (s *Socket) Close() {
 // (Detach), and on the loop goroutine it is added with h as its handler;
 // from then on c reads and writes the loop's socket. It may be called from
 // any goroutine, which must not use c afterwards; done, if not nil, is called
-// on the loop goroutine with the outcome (the socket, or why not).
+// on the loop goroutine with the outcome (the socket, or why not), before
+// h.Ready is first called.
 func (l *Loop) Attach(c *Conn, h Handler, done func(*Socket, error)) {
 	fd, err := Detach(c.Conn)
 	if err != nil {
@@ -185,7 +186,7 @@ func (l *Loop) Attach(c *Conn, h Handler, done func(*Socket, error)) {
 		return
 	}
 	if !l.Post(func() {
-		s, err := l.Add(fd, h)
+		s, err := l.add(fd, h)
 		if err != nil {
 			unix.Close(fd)
 		} else {
@@ -193,6 +194,9 @@ func (l *Loop) Attach(c *Conn, h Handler, done func(*Socket, error)) {
 		}
 		if done != nil {
 			done(s, err)
+		}
+		if err == nil {
+			s.ready()
 		}
 	}) {
 		unix.Close(fd)
