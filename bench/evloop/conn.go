@@ -25,10 +25,27 @@ var ErrClosed = errors.New("evloop: socket closed")
 // net.Conn itself while the handshake runs (blocking I/O, deadlines), then,
 // once its socket is on a loop (Attach), the loop's non-blocking socket:
 // reads return what the socket holds or ErrWouldBlock, writes never block
-// and never fail with EAGAIN. After Attach only the loop goroutine may use it.
+// and never fail with EAGAIN. After Attach only the loop goroutine may use
+// it, and the net.Conn (closed by then) is let go, with its addresses.
 type Conn struct {
 	net.Conn
 	s *Socket
+}
+
+// LocalAddr is the net.Conn's, or nil once on a loop.
+func (c *Conn) LocalAddr() net.Addr {
+	if c.s != nil || c.Conn == nil {
+		return nil
+	}
+	return c.Conn.LocalAddr()
+}
+
+// RemoteAddr is the net.Conn's, or nil once on a loop.
+func (c *Conn) RemoteAddr() net.Addr {
+	if c.s != nil || c.Conn == nil {
+		return nil
+	}
+	return c.Conn.RemoteAddr()
 }
 
 // NewConn wraps c for the handshake.

@@ -190,7 +190,7 @@ func (l *Loop) Attach(c *Conn, h Handler, done func(*Socket, error)) {
 		if err != nil {
 			unix.Close(fd)
 		} else {
-			c.s = s
+			c.s, c.Conn = s, nil // the net.Conn is closed: let it go
 		}
 		if done != nil {
 			done(s, err)

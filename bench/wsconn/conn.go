@@ -59,7 +59,8 @@ type Options struct {
 	// Reader, if set, is read instead of the connection: for a bufio.Reader
 	// that already holds bytes the peer sent during the upgrade.
 	Reader io.Reader
-	// BufferBytes sizes the initial read and write buffers (default 128).
+	// BufferBytes sizes the write buffer (default 128); the read buffer fits
+	// the first frame read.
 	BufferBytes int
 }
 
@@ -76,7 +77,8 @@ func New(nc net.Conn, o Options) *Conn {
 		c.r = nc
 	}
 	c.wbuf = make([]byte, 0, ws.MaxHeaderSize+o.BufferBytes)
-	c.rbuf = make([]byte, 0, o.BufferBytes)
+	// rbuf is made by the first ReadFrame: a connection read with
+	// ParseFrame (on an event loop) never needs it.
 	return c
 }
 
