@@ -94,8 +94,8 @@ type evPair struct {
 // evSide is one socket of a pair, and its handler on the loop.
 type evSide struct {
 	sock       *evloop.Socket
-	eof        bool // its read side ended cleanly (EOF; for TLS, close_notify)
-	shutWanted bool // half-close asked for (the FIN follows the staged bytes)
+	eof        bool   // its read side ended cleanly (EOF; for TLS, close_notify)
+	shutWanted bool   // half-close asked for (the FIN follows the staged bytes)
 	dq         []byte // bytes waiting out the delay, from dqHead on (Delay > 0)
 	dqHead     int
 	pair       *evPair
