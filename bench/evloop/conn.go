@@ -18,7 +18,7 @@ func (wouldBlock) Error() string   { return "would block" }
 func (wouldBlock) Timeout() bool   { return true }
 func (wouldBlock) Temporary() bool { return true }
 
-// ErrClosed is I/O on a socket its loop has closed.
+// ErrClosed is I/O on a closed socket, or an Attach to a loop that is down.
 var ErrClosed = errors.New("evloop: socket closed")
 
 // Conn is the transport under a tls.Conn (or a plain WebSocket): the

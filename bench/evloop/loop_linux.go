@@ -53,7 +53,8 @@ type Loop struct {
 	socks  []*Socket // by descriptor
 	gen    uint32
 	timers timerHeap
-	armed  int64 // the due time the timerfd is set for; 0: disarmed
+	seq    uint64 // Schedule calls so far: orders timers due at the same time
+	armed  int64  // the due time the timerfd is set for; 0: disarmed
 	buf    []byte
 	live   int
 }
@@ -173,10 +174,12 @@ func (l *Loop) Run() {
 		// calls (prepared once, so no readiness is lost).
 		rc.Read(func(uintptr) bool { return l.poll() })
 	}
+	// Functions posted before the loop went down still run (an Attach's
+	// owns a descriptor and a done to call); Post takes no more.
 	l.mu.Lock()
 	l.down = true
-	l.queue = nil
 	l.mu.Unlock()
+	l.drain()
 	for _, s := range l.socks {
 		if s != nil {
 			s.Close()
@@ -259,9 +262,12 @@ func (l *Loop) drain() bool {
 }
 
 // Schedule sets t due at the loop-clock time at (now or earlier: at the next
-// turn of the loop), moving it if it was scheduled.
+// turn of the loop, also from a Timer's F), moving it if it was scheduled.
+// Timers due at the same time fire in the order they were scheduled.
 func (l *Loop) Schedule(t *Timer, at int64) {
 	t.when = at
+	l.seq++
+	t.seq = l.seq
 	if t.i > 0 {
 		l.timers.fix(t)
 		return
@@ -277,9 +283,12 @@ func (l *Loop) Cancel(t *Timer) {
 }
 
 // runDue fires the timers that are due, then arms the timerfd for the next.
+// A timer scheduled while it runs (from an F) waits for the next turn, so an
+// F that schedules its own timer for now does not keep the loop here.
 func (l *Loop) runDue() {
 	now := l.Now()
-	for len(l.timers) > 0 && l.timers[0].when <= now {
+	last := l.seq
+	for len(l.timers) > 0 && l.timers[0].when <= now && l.timers[0].seq <= last {
 		t := l.timers[0]
 		l.timers.remove(t)
 		t.F(now)
@@ -312,14 +321,16 @@ func (l *Loop) arm(now int64) {
 // Add registers a connected, non-blocking socket (from Detach) with h as its
 // handler, and calls h.Ready once.
 func (l *Loop) Add(fd int, h Handler) (*Socket, error) {
-	s, err := l.add(fd, h)
+	s, err := l.add(fd, h, nil)
 	if err == nil {
 		s.ready()
 	}
 	return s, err
 }
 
-func (l *Loop) add(fd int, h Handler) (*Socket, error) {
+// add registers fd without calling Ready; c, if not nil, reads and writes
+// the socket from then on (its closed net.Conn is let go).
+func (l *Loop) add(fd int, h Handler, c *Conn) (*Socket, error) {
 	l.gen++
 	s := &Socket{l: l, fd: fd, gen: l.gen, h: h, writable: true}
 	for fd >= len(l.socks) {
@@ -331,5 +342,8 @@ func (l *Loop) add(fd int, h Handler) (*Socket, error) {
 	}
 	l.socks[fd] = s
 	l.live++
+	if c != nil {
+		c.s, c.Conn = s, nil
+	}
 	return s, nil
 }

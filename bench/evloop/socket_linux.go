@@ -21,8 +21,12 @@ type Socket struct {
 	// Readiness, set by events and cleared by EAGAIN or short reads and writes.
 	readable, writable, hup bool
 	closed                  bool
+	shutWanted, shut        bool  // CloseWrite was called; the FIN was sent
 	err                     error // a write error: the socket is dead
 }
+
+// errWriteShut is a write after CloseWrite.
+var errWriteShut = &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("sendto", unix.EPIPE)}
 
 // Loop returns the socket's loop.
 func (s *Socket) Loop() *Loop { return s.l }
@@ -91,6 +95,8 @@ func (s *Socket) Write(p []byte) (int, error) {
 		return 0, ErrClosed
 	case s.err != nil:
 		return 0, s.err
+	case s.shutWanted:
+		return 0, errWriteShut
 	case len(p) == 0:
 		return 0, nil
 	case len(s.pend) > 0 || !s.writable:
@@ -108,19 +114,25 @@ func (s *Socket) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// Flush sends staged bytes while the kernel takes them.
+// Flush sends staged bytes while the kernel takes them, then the FIN a
+// CloseWrite asked for once none are left.
 func (s *Socket) Flush() error {
-	if len(s.pend) == 0 || !s.writable || s.closed {
+	if s.closed || s.err != nil {
 		return s.err
 	}
-	n, err := s.send(s.pend)
-	if err != nil {
-		s.err = err
-		return err
+	if len(s.pend) > 0 && s.writable {
+		n, err := s.send(s.pend)
+		if err != nil {
+			s.err = err
+			return err
+		}
+		s.pend = s.pend[n:]
+		if len(s.pend) == 0 {
+			s.pend = nil // release what a burst grew
+		}
 	}
-	s.pend = s.pend[n:]
-	if len(s.pend) == 0 {
-		s.pend = nil // release what a burst grew
+	if len(s.pend) == 0 && s.shutWanted && !s.shut {
+		return s.shutdown()
 	}
 	return nil
 }
@@ -146,12 +158,27 @@ func (s *Socket) send(b []byte) (int, error) {
 	}
 }
 
-// CloseWrite half-closes the socket (sends FIN) now, staged bytes or not.
+// CloseWrite half-closes the socket: the FIN follows the staged bytes (at
+// once when none are staged, else once Flush has sent them). Writes after it
+// fail; calling it again is harmless.
 func (s *Socket) CloseWrite() error {
 	if s.closed {
 		return ErrClosed
 	}
-	return unix.Shutdown(s.fd, unix.SHUT_WR)
+	s.shutWanted = true
+	if len(s.pend) > 0 || s.shut {
+		return s.err
+	}
+	return s.shutdown()
+}
+
+func (s *Socket) shutdown() error {
+	s.shut = true
+	if err := unix.Shutdown(s.fd, unix.SHUT_WR); err != nil {
+		s.err = &net.OpError{Op: "shutdown", Net: "tcp", Err: os.NewSyscallError("shutdown", err)}
+		return s.err
+	}
+	return nil
 }
 
 // Close removes the socket from its loop and closes it; staged bytes are
@@ -175,22 +202,21 @@ func (s *Socket) Close() {
 // (Detach), and on the loop goroutine it is added with h as its handler;
 // from then on c reads and writes the loop's socket. It may be called from
 // any goroutine, which must not use c afterwards; done, if not nil, is called
-// on the loop goroutine with the outcome (the socket, or why not), before
-// h.Ready is first called.
+// once with the outcome (the socket, or why not), before h.Ready is first
+// called: on the loop goroutine, or, when the loop is down, on the calling
+// goroutine with ErrClosed.
 func (l *Loop) Attach(c *Conn, h Handler, done func(*Socket, error)) {
 	fd, err := Detach(c.Conn)
 	if err != nil {
-		if done != nil {
-			l.Post(func() { done(nil, err) })
+		if done != nil && !l.Post(func() { done(nil, err) }) {
+			done(nil, ErrClosed)
 		}
 		return
 	}
 	if !l.Post(func() {
-		s, err := l.add(fd, h)
+		s, err := l.add(fd, h, c)
 		if err != nil {
 			unix.Close(fd)
-		} else {
-			c.s, c.Conn = s, nil // the net.Conn is closed: let it go
 		}
 		if done != nil {
 			done(s, err)
@@ -200,6 +226,9 @@ func (l *Loop) Attach(c *Conn, h Handler, done func(*Socket, error)) {
 		}
 	}) {
 		unix.Close(fd)
+		if done != nil {
+			done(nil, ErrClosed)
+		}
 	}
 }
 

@@ -7,10 +7,18 @@ type Timer struct {
 	// F is called, on the loop goroutine, with the loop's clock reading, once
 	// the timer is due.
 	F func(now int64)
-	// when is the due time in nanoseconds on the loop's clock; i is its
-	// index in the heap plus one (0: not scheduled).
+	// when is the due time in nanoseconds on the loop's clock; seq orders
+	// timers due at the same time (and tells those scheduled while the
+	// loop fires timers); i is its index in the heap plus one (0: not
+	// scheduled).
 	when int64
+	seq  uint64
 	i    int
+}
+
+// before orders timers by due time, then by when they were scheduled.
+func (t *Timer) before(u *Timer) bool {
+	return t.when < u.when || t.when == u.when && t.seq < u.seq
 }
 
 // Scheduled reports whether the timer is in a heap.
@@ -59,7 +67,7 @@ func (h timerHeap) swap(i, j int) {
 func (h timerHeap) up(j int) {
 	for j > 0 {
 		p := (j - 1) / 2
-		if h[p].when <= h[j].when {
+		if !h[j].before(h[p]) {
 			return
 		}
 		h.swap(p, j)
@@ -76,10 +84,10 @@ func (h timerHeap) down(i0 int) bool {
 			break
 		}
 		j := l
-		if r := l + 1; r < n && h[r].when < h[l].when {
+		if r := l + 1; r < n && h[r].before(h[l]) {
 			j = r
 		}
-		if h[i].when <= h[j].when {
+		if !h[j].before(h[i]) {
 			break
 		}
 		h.swap(i, j)

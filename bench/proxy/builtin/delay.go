@@ -1,9 +1,9 @@
 package builtin
 
 import (
-	"syscall"
 	"time"
-	"unsafe"
+
+	"github.com/wssbench/wssbench/bench/evloop"
 )
 
 // The delay on the event loop (Delay > 0). Each chunk a loop reads, in
@@ -11,12 +11,13 @@ import (
 // destination side's delay queue (dq, bytes in read order) and the loop keeps
 // one FIFO of due times for all its sides: Delay is the same for every chunk
 // and the loop reads in time order, so the FIFO is in due order without a
-// heap. A timerfd in the loop's epoll set, armed with a relative nanosecond
-// timeout for the first due time, wakes the loop (through the same readiness
-// path as the sockets, so Go's millisecond netpoll timeouts never round it).
+// heap. One loop Timer, due at the FIFO's first due time, wakes the loop
+// (evloop's timerfd has nanosecond timeouts, so Go's millisecond netpoll
+// timeouts never round it).
 //
 // Back pressure is unchanged in kind: a side is not read while its
-// destination has bytes the socket did not take (pend) or a full delay queue.
+// destination has bytes the socket did not take (pending) or a full delay
+// queue.
 
 // evDelayQueueBytes bounds the bytes waiting out the delay per direction.
 const evDelayQueueBytes = 1 << 20
@@ -25,51 +26,33 @@ const evDelayQueueBytes = 1 << 20
 // delay queue, or (fin) the half-close that follows the last of them.
 type evDue struct {
 	dst *evSide
-	due time.Duration // since relayEpoch
+	due int64 // on the loop's clock
 	n   int
 	fin bool
 }
 
 // evDelay is a loop's delay state.
 type evDelay struct {
-	d       time.Duration
-	timerfd int
-	fifo    []evDue
-	head    int
-	armed   time.Duration // due time the timer is armed for (0: disarmed)
+	l     *evLoop
+	d     int64 // Delay in nanoseconds
+	fifo  []evDue
+	head  int
+	timer evloop.Timer // due at fifo[head].due while anything waits
 }
 
-// newEvDelay creates the timerfd (non-blocking, close-on-exec).
-func newEvDelay(d time.Duration) (*evDelay, error) {
-	const clockMonotonic = 1
-	fd, _, errno := syscall.Syscall(syscall.SYS_TIMERFD_CREATE, clockMonotonic, syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
-	if errno != 0 {
-		return nil, errno
-	}
-	return &evDelay{d: d, timerfd: int(fd)}, nil
+func newEvDelay(l *evLoop, d time.Duration) *evDelay {
+	dl := &evDelay{l: l, d: int64(d)}
+	dl.timer.F = func(int64) { l.runDue() }
+	return dl
 }
 
-// arm sets the timer for the first due time, unless it is set for it already.
-func (dl *evDelay) arm(now time.Duration) {
-	if dl.head == len(dl.fifo) {
-		return // nothing waits; a timer that fires finds nothing due
+// push queues e, arming the timer if nothing waited (later chunks are due
+// later: runDue arms it for them).
+func (dl *evDelay) push(e evDue) {
+	dl.fifo = append(dl.fifo, e)
+	if dl.head == len(dl.fifo)-1 {
+		dl.l.l.Schedule(&dl.timer, e.due)
 	}
-	due := dl.fifo[dl.head].due
-	if due == dl.armed {
-		return
-	}
-	dl.armed = due
-	rel := max(due-now, time.Microsecond) // 0 would disarm it
-	// struct itimerspec {interval, value}, each {sec, nsec}.
-	spec := [4]int64{0, 0, int64(rel / time.Second), int64(rel % time.Second)}
-	syscall.RawSyscall6(syscall.SYS_TIMERFD_SETTIME, uintptr(dl.timerfd), 0, uintptr(unsafe.Pointer(&spec[0])), 0, 0, 0)
-}
-
-// clear reads the timerfd's expiry count, so its next expiry is an edge.
-func (dl *evDelay) clear() {
-	var b [8]byte
-	syscall.RawSyscall(syscall.SYS_READ, uintptr(dl.timerfd), uintptr(unsafe.Pointer(&b[0])), 8)
-	dl.armed = 0
 }
 
 // emit sends b to sd: at once without a delay, else after it.
@@ -79,7 +62,7 @@ func (l *evLoop) emit(sd *evSide, b []byte) error {
 	}
 	sd.dq = append(sd.dq, b...)
 	// Due from now, after the read: never earlier than Delay after it.
-	l.delay.fifo = append(l.delay.fifo, evDue{dst: sd, due: time.Since(relayEpoch) + l.delay.d, n: len(b)})
+	l.delay.push(evDue{dst: sd, due: l.l.Now() + l.delay.d, n: len(b)})
 	return nil
 }
 
@@ -88,22 +71,19 @@ func (l *evLoop) emitFin(p *evPair, sd *evSide) error {
 	if l.delay == nil {
 		return l.halfClose(p, sd)
 	}
-	l.delay.fifo = append(l.delay.fifo, evDue{dst: sd, due: time.Since(relayEpoch) + l.delay.d, fin: true})
+	l.delay.push(evDue{dst: sd, due: l.l.Now() + l.delay.d, fin: true})
 	return nil
 }
 
 // room reports whether more bytes may be read for sd (the destination).
 func (sd *evSide) room() bool {
-	return len(sd.pend) == 0 && len(sd.dq)-sd.dqHead < evDelayQueueBytes
+	return sd.sock.Pending() == 0 && len(sd.dq)-sd.dqHead < evDelayQueueBytes
 }
 
-// runDue sends every chunk that is due and arms the timer for the next.
+// runDue sends every chunk that is due and sets the timer for the next.
 func (l *evLoop) runDue() {
 	dl := l.delay
-	if dl == nil {
-		return
-	}
-	now := time.Since(relayEpoch)
+	now := l.l.Now()
 	for dl.head < len(dl.fifo) && dl.fifo[dl.head].due <= now {
 		e := dl.fifo[dl.head]
 		dl.fifo[dl.head] = evDue{}
@@ -126,11 +106,13 @@ func (l *evLoop) runDue() {
 	}
 	if dl.head == len(dl.fifo) {
 		dl.fifo, dl.head = dl.fifo[:0], 0
-	} else if dl.head > 1024 && dl.head > len(dl.fifo)/2 {
+		return
+	}
+	if dl.head > 1024 && dl.head > len(dl.fifo)/2 {
 		n := copy(dl.fifo, dl.fifo[dl.head:])
 		dl.fifo, dl.head = dl.fifo[:n], 0
 	}
-	dl.arm(time.Since(relayEpoch))
+	l.l.Schedule(&dl.timer, dl.fifo[dl.head].due)
 }
 
 // dqPop takes the first n bytes of the delay queue; they stay valid until
