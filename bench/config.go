@@ -94,6 +94,10 @@ type Config struct {
 	// one per core; the default on Linux) or "goroutines" (a goroutine per
 	// connection). The handshake storm always runs on goroutines.
 	Engine string `yaml:"engine,omitempty" json:"engine,omitempty"`
+	// TimerSlack is the loops engine's wake-up grid for sends (0: each frame
+	// at its own due time, in nanoseconds): sends due within one step leave
+	// in one turn, at most this late, which send_lag shows.
+	TimerSlack Duration `yaml:"timer_slack" json:"timer_slack"`
 	// Matrix, if set, expands this config into one run per combination of
 	// its values (a TLS matrix); see Cells.
 	Matrix *Matrix `yaml:"matrix,omitempty" json:"matrix,omitempty"`
@@ -116,6 +120,7 @@ func Default() Config {
 		FrameTimeout:   Duration(10 * time.Second),
 		CertKey:        string(tlsconf.KeyECDSAP256),
 		Engine:         string(driver.DefaultEngine()),
+		TimerSlack:     Duration(time.Millisecond),
 		Topology:       []string{TopologyDirect},
 		Repeat:         1,
 	}

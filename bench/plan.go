@@ -188,6 +188,9 @@ func (cell *Cell) resolve() error {
 	if !engine.Valid() {
 		return inputErr("--engine %q is not one this machine runs: %s (loops need Linux)", c.Engine, strings.Join(driver.EngineNames(), ", "))
 	}
+	if c.TimerSlack < 0 || time.Duration(c.TimerSlack) > 100*time.Millisecond {
+		return inputErr("--timer-slack must be between 0 (each send at its own due time) and 100ms (got %s)", c.TimerSlack)
+	}
 	if c.CertKey != "" && !contains(tlsconf.KeyTypes(), c.CertKey) {
 		return inputErr("cert key type %q is not one of %s", c.CertKey, strings.Join(tlsconf.KeyTypes(), ", "))
 	}
@@ -213,6 +216,7 @@ func (cell *Cell) resolve() error {
 		ResumeShare:    c.ResumeShare(),
 		Shards:         2 * runtime.GOMAXPROCS(0),
 		Engine:         engine,
+		TimerSlack:     time.Duration(c.TimerSlack),
 	}
 	if d.SourceIPs, err = ParseSourceIPs(c.SourceIPs); err != nil {
 		return err

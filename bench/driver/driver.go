@@ -64,6 +64,13 @@ type Config struct {
 	Engine Engine
 	// Loops is the number of event loops of the loops engine (default GOMAXPROCS).
 	Loops int
+	// TimerSlack lets a loop wake for sends on a grid of this step (0: at
+	// each frame's own due time). Sends due within one step leave in one
+	// turn, at most TimerSlack late (counted in send_lag, and not in ws_rtt,
+	// which runs from the send); the target then wakes once per batch, as
+	// it does for the goroutines engine, whose Go timers fire on the
+	// runtime's 1 ms poll granularity.
+	TimerSlack time.Duration
 	// OnPhase, if set, is called as each phase begins, from the Run goroutine.
 	OnPhase func(name string, at time.Time)
 }

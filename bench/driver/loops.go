@@ -83,7 +83,7 @@ type loopShard struct {
 func newLoopSet(d *Driver, n int) (*loopSet, error) {
 	ls := &loopSet{d: d, ctx: context.Background()}
 	for i := range n {
-		l, err := evloop.New()
+		l, err := evloop.NewWith(evloop.Options{Slack: d.cfg.TimerSlack})
 		if err != nil {
 			ls.shutdown()
 			return nil, err

@@ -57,15 +57,29 @@ type Loop struct {
 	armed  int64  // the due time the timerfd is set for; 0: disarmed
 	buf    []byte
 	live   int
+	slack  int64
 }
 
-// New creates a loop; run it with Run in a goroutine of its own.
-func New() (*Loop, error) {
+// Options tune a loop.
+type Options struct {
+	// Slack lets the loop wake for timers on a grid of this step (0: at
+	// each timer's own due time): the timers due within one step fire in
+	// one turn, at most Slack late, and the peers of their sockets wake
+	// once for the batch instead of once for each.
+	Slack time.Duration
+}
+
+// New creates a loop that wakes for each timer at its own due time; run it
+// with Run in a goroutine of its own.
+func New() (*Loop, error) { return NewWith(Options{}) }
+
+// NewWith creates a loop with the given options.
+func NewWith(o Options) (*Loop, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("epoll_create1: %w", err)
 	}
-	l := &Loop{epfd: epfd, wakefd: -1, timerfd: -1, epoch: time.Now(), done: make(chan struct{}), buf: make([]byte, bufBytes)}
+	l := &Loop{epfd: epfd, wakefd: -1, timerfd: -1, epoch: time.Now(), done: make(chan struct{}), buf: make([]byte, bufBytes), slack: int64(o.Slack)}
 	fail := func(what string, err error) (*Loop, error) {
 		l.closeFds()
 		return nil, fmt.Errorf("%s: %w", what, err)
@@ -217,12 +231,14 @@ func (l *Loop) poll() bool {
 func (l *Loop) dispatch(ev *unix.EpollEvent) {
 	fd := int(ev.Fd)
 	switch {
-	case fd == l.wakefd || fd == l.timerfd:
+	case fd == l.timerfd:
+		// Not read: timerfd_settime clears its count, and edge-triggered
+		// epoll reports each expiry anyway.
+		l.armed = 0
+		return
+	case fd == l.wakefd:
 		var b [8]byte
 		unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), 8)
-		if fd == l.timerfd {
-			l.armed = 0
-		}
 		return
 	case fd >= len(l.socks):
 		return
@@ -285,7 +301,10 @@ func (l *Loop) Cancel(t *Timer) {
 // runDue fires the timers that are due, then arms the timerfd for the next.
 // A timer scheduled while it runs (from an F) waits for the next turn, so an
 // F that schedules its own timer for now does not keep the loop here.
-func (l *Loop) runDue() {
+func (l *Loop) runDue() { l.arm(l.fireDue()) }
+
+// fireDue fires the timers that are due and returns the clock after them.
+func (l *Loop) fireDue() int64 {
 	now := l.Now()
 	last := l.seq
 	for len(l.timers) > 0 && l.timers[0].when <= now && l.timers[0].seq <= last {
@@ -296,7 +315,7 @@ func (l *Loop) runDue() {
 			now = l.Now()
 		}
 	}
-	l.arm(now)
+	return now
 }
 
 // arm sets the timerfd for the earliest timer, if it is not set for it yet.
@@ -305,6 +324,10 @@ func (l *Loop) arm(now int64) {
 		return // a timerfd that fires for nothing costs one wake-up
 	}
 	due := l.timers[0].when
+	if l.slack > 1 {
+		due += l.slack - 1 // up to the next step of the grid
+		due -= due % l.slack
+	}
 	if due == l.armed {
 		return
 	}

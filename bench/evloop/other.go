@@ -50,3 +50,9 @@ func (s *Socket) Close()                                             {}
 
 // Detach fails: event loops need Linux.
 func Detach(c net.Conn) (int, error) { c.Close(); return -1, errUnsupported }
+
+// Options tune a loop.
+type Options struct{ Slack time.Duration }
+
+// NewWith fails: event loops need Linux.
+func NewWith(o Options) (*Loop, error) { return nil, errUnsupported }

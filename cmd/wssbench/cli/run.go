@@ -51,6 +51,7 @@ func runFlags(cfg *bench.Config) (*pflag.FlagSet, *runOut) {
 	fs.StringVar(&cfg.CertKey, "cert-key", cfg.CertKey, "key type of the built-in target's certificate: "+strings.Join(tlsconf.KeyTypes(), ", "))
 	fs.IntVar(&cfg.ChainLength, "chain-length", cfg.ChainLength, "intermediate CAs in the built-in target's certificate chain")
 	fs.StringVar(&cfg.Engine, "engine", cfg.Engine, "how connections run once up: "+strings.Join(bench.Engines(), " or ")+" (event loops, one per core; or a goroutine each)")
+	fs.DurationVar((*time.Duration)(&cfg.TimerSlack), "timer-slack", time.Duration(cfg.TimerSlack), "loops engine: wake for sends on a grid of this step, batching them (0: each frame at its own due time; lateness is send_lag)")
 	fs.StringVar(&cfg.Label, "label", cfg.Label, "name of the run in reports")
 	fs.StringSliceVar(&cfg.Topology, "topology", cfg.Topology, "who terminates TLS in front of the built-in target: "+strings.Join(bench.Topologies(), ", ")+"; several make a comparison")
 	fs.IntVar(&cfg.Repeat, "repeat", cfg.Repeat, "run each topology this many times, interleaved (A B C A B C)")
