@@ -94,50 +94,53 @@ func TestSteadyAgainstTarget(t *testing.T) {
 		{name: "ws/open-loop/text", msgRate: 50, payload: 64},
 		{name: "ws/closed-loop/binary", binary: true, payload: 128},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			cfg := testConfig(plain, nil)
-			if tc.tls {
-				cfg = testConfig(wss, clientTLS(chain))
-			}
-			cfg.MsgRate, cfg.Binary, cfg.PayloadBytes = tc.msgRate, tc.binary, tc.payload
-			st, d := runDriver(t, cfg)
-			checkCleanSteady(t, cfg, st, d)
-			n := int64(cfg.Conns)
-			if tc.msgRate > 0 {
-				// 300 ms at 50/s is 15 frames per connection; allow for timer slack.
-				want := int64(tc.msgRate*cfg.Duration.Seconds()) * n
-				if st.FramesSent < want/2 || st.FramesSent > want+n {
-					t.Errorf("open loop sent %d frames, want about %d", st.FramesSent, want)
+	for _, engine := range EngineNames() {
+		for _, tc := range cases {
+			t.Run(engine+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				cfg := testConfig(plain, nil)
+				if tc.tls {
+					cfg = testConfig(wss, clientTLS(chain))
 				}
-				if got := count(d, metrics.SendLag); got == 0 {
-					t.Error("open loop recorded no send_lag samples")
+				cfg.Engine = Engine(engine)
+				cfg.MsgRate, cfg.Binary, cfg.PayloadBytes = tc.msgRate, tc.binary, tc.payload
+				st, d := runDriver(t, cfg)
+				checkCleanSteady(t, cfg, st, d)
+				n := int64(cfg.Conns)
+				if tc.msgRate > 0 {
+					// 300 ms at 50/s is 15 frames per connection; allow for timer slack.
+					want := int64(tc.msgRate*cfg.Duration.Seconds()) * n
+					if st.FramesSent < want/2 || st.FramesSent > want+n {
+						t.Errorf("open loop sent %d frames, want about %d", st.FramesSent, want)
+					}
+					if got := count(d, metrics.SendLag); got == 0 {
+						t.Error("open loop recorded no send_lag samples")
+					}
 				}
-			}
-			if !tc.tls {
-				if st.Handshakes != 0 || len(st.TLSVersions) != 0 || count(d, metrics.TLSHandshake) != 0 {
-					t.Errorf("ws:// run counted TLS: handshakes %d, versions %v", st.Handshakes, st.TLSVersions)
+				if !tc.tls {
+					if st.Handshakes != 0 || len(st.TLSVersions) != 0 || count(d, metrics.TLSHandshake) != 0 {
+						t.Errorf("ws:// run counted TLS: handshakes %d, versions %v", st.Handshakes, st.TLSVersions)
+					}
+					return
 				}
-				return
-			}
-			if st.Handshakes != n || st.TLSVersions["TLS 1.3"] != n || len(st.TLSVersions) != 1 {
-				t.Errorf("handshakes %d, versions %v, want %d of TLS 1.3", st.Handshakes, st.TLSVersions, n)
-			}
-			if got := count(d, metrics.TLSHandshake); got != n {
-				t.Errorf("tls_handshake count = %d, want %d", got, n)
-			}
-			if st.HandshakeBytesIn <= 0 || st.HandshakeBytesOut <= 0 {
-				t.Errorf("handshake bytes in/out = %d/%d, want both positive", st.HandshakeBytesIn, st.HandshakeBytesOut)
-			}
-			var suites int64
-			for _, v := range st.CipherSuites {
-				suites += v
-			}
-			if suites != n {
-				t.Errorf("cipher suites %v count %d, want %d", st.CipherSuites, suites, n)
-			}
-		})
+				if st.Handshakes != n || st.TLSVersions["TLS 1.3"] != n || len(st.TLSVersions) != 1 {
+					t.Errorf("handshakes %d, versions %v, want %d of TLS 1.3", st.Handshakes, st.TLSVersions, n)
+				}
+				if got := count(d, metrics.TLSHandshake); got != n {
+					t.Errorf("tls_handshake count = %d, want %d", got, n)
+				}
+				if st.HandshakeBytesIn <= 0 || st.HandshakeBytesOut <= 0 {
+					t.Errorf("handshake bytes in/out = %d/%d, want both positive", st.HandshakeBytesIn, st.HandshakeBytesOut)
+				}
+				var suites int64
+				for _, v := range st.CipherSuites {
+					suites += v
+				}
+				if suites != n {
+					t.Errorf("cipher suites %v count %d, want %d", st.CipherSuites, suites, n)
+				}
+			})
+		}
 	}
 }
 

@@ -69,31 +69,8 @@ func (s *Server) echo(c *wsconn.Conn) {
 			return
 		}
 		h, p, err := c.ReadFrame()
-		var ce *wsconn.CloseError
-		switch {
-		case err == nil:
-		case errors.As(err, &ce):
-			// ReadFrame answered the peer's close frame.
-			s.closes.Add(1)
-			nc.Close()
-			return
-		case errors.Is(err, wsconn.ErrFrameTooLarge):
-			s.close(c, ws.StatusMessageTooBig)
-			return
-		case errors.Is(err, wsconn.ErrProtocol):
-			s.close(c, ws.StatusProtocolError)
-			return
-		default:
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				code := ws.StatusGoingAway
-				if !s.ln.Down() {
-					code = ws.StatusPolicyViolation // idle too long
-				}
-				s.close(c, code)
-				return
-			}
-			nc.Close()
+		if err != nil {
+			s.ended(c, err)
 			return
 		}
 		if !s.wait() {
@@ -144,5 +121,34 @@ func (s *Server) wait() bool {
 		return true
 	case <-s.ln.Stopping():
 		return false
+	}
+}
+
+// ended handles a ReadFrame error: the connection ends. It is out of echo's
+// loop so that the error's targets do not
+// escape to the heap on every frame.
+func (s *Server) ended(c *wsconn.Conn, err error) {
+	nc := c.NetConn()
+	var ce *wsconn.CloseError
+	switch {
+	case errors.As(err, &ce):
+		// ReadFrame answered the peer's close frame.
+		s.closes.Add(1)
+		nc.Close()
+	case errors.Is(err, wsconn.ErrFrameTooLarge):
+		s.close(c, ws.StatusMessageTooBig)
+	case errors.Is(err, wsconn.ErrProtocol):
+		s.close(c, ws.StatusProtocolError)
+	default:
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			code := ws.StatusGoingAway
+			if !s.ln.Down() {
+				code = ws.StatusPolicyViolation // idle too long
+			}
+			s.close(c, code)
+			return
+		}
+		nc.Close()
 	}
 }
