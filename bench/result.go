@@ -90,7 +90,7 @@ type Health struct {
 	CPUUtil float64
 	// Cores is GOMAXPROCS.
 	Cores int
-	// GOGC is the driver's GC percent in effect (the GOGC environment variable; 100 when unset).
+	// GOGC is the driver's GC percent in effect, as the runtime reports it ("off" when off).
 	GOGC string
 	// GCCycles and GCPause are the collections during the run and their total pause.
 	GCCycles uint32

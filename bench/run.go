@@ -1,12 +1,13 @@
 package bench
 
 import (
-	"cmp"
 	"context"
 	"crypto/tls"
 	"fmt"
-	"os"
+	"math"
 	"runtime"
+	rtmetrics "runtime/metrics"
+	"strconv"
 	"sync"
 	"time"
 
@@ -241,9 +242,24 @@ func phaseCPU(marks map[string][3]time.Duration, mode driver.Mode) CPU {
 	return c
 }
 
+// gcPercent is the GC percent in effect ("off" when the collector is off),
+// as the runtime reports it: GOGC, or what the program set.
+func gcPercent() string {
+	s := []rtmetrics.Sample{{Name: "/gc/gogc:percent"}}
+	rtmetrics.Read(s)
+	if s[0].Value.Kind() != rtmetrics.KindUint64 {
+		return "unknown"
+	}
+	v := s[0].Value.Uint64()
+	if v == math.MaxUint64 || v > 1<<31 {
+		return "off"
+	}
+	return strconv.FormatUint(v, 10)
+}
+
 // health judges whether the driver kept up with its own schedule.
 func health(res *Result, ms0, ms1 runtime.MemStats) Health {
-	h := Health{Cores: runtime.GOMAXPROCS(0), GOGC: cmp.Or(os.Getenv("GOGC"), "100"), GCCycles: ms1.NumGC - ms0.NumGC,
+	h := Health{Cores: runtime.GOMAXPROCS(0), GOGC: gcPercent(), GCCycles: ms1.NumGC - ms0.NumGC,
 		GCPause: time.Duration(ms1.PauseTotalNs - ms0.PauseTotalNs)}
 	// The measured window: the frame (or hold) window, or the whole storm.
 	connectWall, wall := res.PhaseWalls()

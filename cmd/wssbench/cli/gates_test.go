@@ -218,7 +218,10 @@ func TestCompareCatchesRealRegression(t *testing.T) {
 		return out
 	}
 	base, again, slow := run("base", fastURL, fastCA), run("again", fastURL, fastCA), run("cand", slowURL, slowCA)
-	gate := []string{"--metric", "ws_rtt.p50", "--metric", "ws_rtt_uncorrected.p50", "--tolerance", "1000%"}
+	// On a busy machine (race detector, a CPU burner) a 20-connection run may
+	// be flagged saturated; that gate has its own test
+	// (TestCompareSaturatedCandidateFails), so it is allowed here.
+	gate := []string{"--metric", "ws_rtt.p50", "--metric", "ws_rtt_uncorrected.p50", "--tolerance", "1000%", "--allow-saturated"}
 
 	code, stdout, stderr := runMain(append([]string{"compare", base, again}, gate...)...)
 	if code != ExitOK || !strings.Contains(stdout, "result: ok") {
