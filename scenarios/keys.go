@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/wssbench/wssbench/bench"
+	"github.com/wssbench/wssbench/bench/threshold"
 	"gopkg.in/yaml.v3"
 )
 
@@ -161,7 +162,7 @@ func unknownKey(k *yaml.Node, t reflect.Type, section string) error {
 		under, list = " under "+section+":", "valid "+section+" keys"
 	}
 	msg := fmt.Sprintf("line %d: unknown key %q%s;", k.Line, k.Value, under)
-	if s := closest(k.Value, keys); s != "" {
+	if s := threshold.Nearest(k.Value, keys); s != "" {
 		msg += fmt.Sprintf(" did you mean %q?", s)
 	}
 	return fmt.Errorf("%s %s: %s", msg, list, strings.Join(keys, ", "))
@@ -258,39 +259,4 @@ func plural(t reflect.Type) string {
 	default:
 		return strings.TrimPrefix(w, "a ") + "s"
 	}
-}
-
-// closest returns the key nearest to name, or "" when none is near enough to
-// be a likely typo.
-func closest(name string, keys []string) string {
-	best, bestD := "", len(name)+1
-	for _, k := range keys {
-		if d := distance(strings.ToLower(name), k); d < bestD {
-			best, bestD = k, d
-		}
-	}
-	if bestD <= max(2, (len(name)+1)/3) {
-		return best
-	}
-	return ""
-}
-
-// distance is the Levenshtein edit distance of a and b, in bytes.
-func distance(a, b string) int {
-	prev, cur := make([]int, len(b)+1), make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

@@ -132,14 +132,19 @@ func unknownMetric(expr, name string) error {
 
 // Closest returns the known metric name nearest to name, or "" when none is
 // near enough to be a likely typo.
-func Closest(name string) string {
+func Closest(name string) string { return Nearest(name, Names()) }
+
+// Nearest returns the name of names nearest to name by edit distance (case
+// aside), or "" when none is near enough to be a likely typo: the
+// did-you-mean of every message that lists valid names.
+func Nearest(name string, names []string) string {
 	best, bestD := "", math.MaxInt
-	for _, n := range Names() {
+	for _, n := range names {
 		if d := distance(strings.ToLower(name), n); d < bestD {
 			best, bestD = n, d
 		}
 	}
-	if bestD <= max(2, len(name)/3) {
+	if bestD <= max(2, (len(name)+1)/3) {
 		return best
 	}
 	return ""

@@ -71,7 +71,7 @@ func TestImportDirections(t *testing.T) {
 // environment, the driver or the servers; main only calls cli.
 var direct = map[string][]string{
 	"reports":          {"bench", "bench/metrics", "bench/threshold"},
-	"scenarios":        {"bench"},
+	"scenarios":        {"bench", "bench/threshold"},
 	"cmd/wssbench":     {"cmd/wssbench/cli"},
 	"cmd/wssbench/cli": {"bench", "bench/proxy/builtin", "bench/target", "bench/tlsconf", "reports", "scenarios"},
 }
