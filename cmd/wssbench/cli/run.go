@@ -85,6 +85,7 @@ Examples:
   wssbench run --threshold 'ws_rtt.p99 < 5ms' --threshold 'errors.rate < 0.1%%' --junit out/junit.xml
   wssbench run --conns 200 --duration 5s --html out/r.html --markdown out/r.md --hlog out/r.hlog
   wssbench run --target wss://127.0.0.1:8443/ --ca ca.pem --conns 10000 --source-ips 127.0.0.2-127.0.0.3
+  wssbench run --mode connect-hold --conns 9000 --engine goroutines     the other engine, for comparison
 
 Flags:
 %s`, fs.FlagUsages())
