@@ -4,22 +4,23 @@
 # Usage: scripts/engine-ab.sh   (FLOOR_DIR=path/to/floor to find the floor programs elsewhere)
 set -u
 cd "$(dirname "$0")/.."
-FLOOR_DIR=${FLOOR_DIR:-../shared/floor}
-cc -O2 -o /tmp/wssbench-floor "$FLOOR_DIR/floor.c"
-(cd "$FLOOR_DIR/memfloor" && go build -o /tmp/wssbench-memfloor .)
+FLOOR_DIR=$(cd "${FLOOR_DIR:-../shared/floor}" && pwd)
+TMP=$(mktemp -d /tmp/engine-ab-XXXX)
+trap 'rm -rf "$TMP"' EXIT
+cc -O2 -o "$TMP/floor" "$FLOOR_DIR/floor.c"
+(cd "$FLOOR_DIR/memfloor" && go build -o "$TMP/memfloor" .)
 make build >/dev/null
-OUT=$(mktemp /tmp/wssbench-ab-XXXX.json)
-trap 'rm -f "$OUT"' EXIT
+OUT=$TMP/report.json
 B=./bin/wssbench
-/tmp/wssbench-floor serve 19500 > /dev/null 2>&1 &
+"$TMP/floor" serve 19500 > /dev/null 2>&1 &
 FP=$!
-$B serve --listen 127.0.0.1:19443 > /tmp/serve.out 2>&1 &
+$B serve --listen 127.0.0.1:19443 > "$TMP/serve.out" 2>&1 &
 SP=$!
-$B serve --plain --listen 127.0.0.1:19444 > /tmp/serve-plain.out 2>&1 &
+$B serve --plain --listen 127.0.0.1:19444 > "$TMP/serve-plain.out" 2>&1 &
 PP=$!
-trap 'kill $FP $SP $PP 2>/dev/null; rm -f "$OUT"' EXIT
+trap 'kill $FP $SP $PP 2>/dev/null; rm -rf "$TMP"' EXIT
 sleep 1
-CA=$(grep -o -- '--ca [^ ]*' /tmp/serve.out | head -1 | cut -d' ' -f2)
+CA=$(grep -o -- '--ca [^ ]*' "$TMP/serve.out" | head -1 | cut -d' ' -f2)
 steady() { e=$1; url=$2; shift 2
   $B run --target $url "$@" --conns 1000 --connect-rate 1000 --duration 10s --msg-rate 10 --size 64 --engine $e -q --out "$OUT" >/dev/null 2>&1
   python3 -c "
@@ -34,16 +35,16 @@ print('hold $e', 'established', c['established'], '(peak-base)/conn %.2fKiB'%(m[
 }
 for r in 1 2 3; do
   echo "== round $r"
-  /tmp/wssbench-memfloor 127.0.0.1:19443 10000 | sed 's/^/memfloor /'
+  "$TMP/memfloor" 127.0.0.1:19443 10000 | sed 's/^/memfloor /'
   hold goroutines
   hold loops
-  /tmp/wssbench-floor client 19500 1000 10 64 10 | sed 's/^/floor exact /'
-  TICK_NS=1000000 /tmp/wssbench-floor client 19500 1000 10 64 10 | sed 's/^/floor 1ms-tick /'
+  "$TMP/floor" client 19500 1000 10 64 10 | sed 's/^/floor exact /'
+  TICK_NS=1000000 "$TMP/floor" client 19500 1000 10 64 10 | sed 's/^/floor 1ms-tick /'
   steady goroutines wss://127.0.0.1:19443/ --ca $CA
   steady loops wss://127.0.0.1:19443/ --ca $CA
   steady goroutines ws://127.0.0.1:19444/
   steady loops ws://127.0.0.1:19444/
-  /tmp/wssbench-floor client 19500 1000 10 64 10 | sed 's/^/floor exact /'
-  TICK_NS=1000000 /tmp/wssbench-floor client 19500 1000 10 64 10 | sed 's/^/floor 1ms-tick /'
+  "$TMP/floor" client 19500 1000 10 64 10 | sed 's/^/floor exact /'
+  TICK_NS=1000000 "$TMP/floor" client 19500 1000 10 64 10 | sed 's/^/floor 1ms-tick /'
 done
 kill $FP $SP $PP; wait 2>/dev/null
