@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -34,11 +35,18 @@ func (s *Series) Single() *Report {
 // MarshalJSON writes a series of one as the run's report, and any other as
 // {schema, build, runs, comparison}.
 func (s *Series) MarshalJSON() ([]byte, error) {
-	if r := s.Single(); r != nil {
-		return json.Marshal(r)
-	}
 	type plain Series
-	return json.Marshal((*plain)(s))
+	var v any = (*plain)(s)
+	if r := s.Single(); r != nil {
+		v = r
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // thresholds hold < and >
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
 
 // Comparison sets each cell's medians beside the baseline's.
