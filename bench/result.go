@@ -25,6 +25,10 @@ type Result struct {
 	// that cannot work together, or a server that did not start); then
 	// nothing else was measured.
 	NotRun string
+	// CannotWork is set for a cell NotRun because its settings cannot work
+	// together (a matrix reports such cells and goes on); a cell whose run
+	// failed to start has NotRun without it.
+	CannotWork bool
 	// TargetInProcess is set when the built-in target shared the driver's process,
 	// so the driver's CPU includes the target's.
 	TargetInProcess bool

@@ -118,5 +118,6 @@ func preflight(p *Plan, opt Options) error {
 
 // notRun is the Result of a cell that did not run.
 func notRun(cell *Cell, why string) *Result {
-	return &Result{Config: cell.Config, Cell: cell, Topology: cell.Topology, NotRun: why, StartedAt: time.Now(), Stats: &driver.Stats{}}
+	return &Result{Config: cell.Config, Cell: cell, Topology: cell.Topology, NotRun: why, CannotWork: cell.Invalid != nil,
+		StartedAt: time.Now(), Stats: &driver.Stats{}}
 }

@@ -38,6 +38,8 @@ type Report struct {
 	Cell       string `json:"cell,omitempty"`
 	Repetition int    `json:"repetition,omitempty"`
 	NotRun     string `json:"not_run,omitempty"`
+	// CannotWork marks a cell not run because its settings cannot work together.
+	CannotWork bool `json:"cannot_work,omitempty"`
 	// Crosscheck sets the built-in target's own counts beside the driver's.
 	Crosscheck *Crosscheck `json:"crosscheck,omitempty"`
 	// Thresholds are the config's threshold expressions checked against this run.
@@ -309,7 +311,7 @@ func fromResult(res *bench.Result, meta Meta) *Report {
 	if res.Cell != nil {
 		r.Cell = res.Cell.Name
 	}
-	r.Repetition, r.NotRun = res.Repetition, res.NotRun
+	r.Repetition, r.NotRun, r.CannotWork = res.Repetition, res.NotRun, res.CannotWork
 	if cc := res.Crosscheck; cc != nil {
 		r.Crosscheck = &Crosscheck{OK: cc.OK, Connections: CountPair{cc.DriverConnections, cc.TargetConnections},
 			Frames: CountPair{cc.DriverFramesReceived, cc.TargetFrames}, FramesSent: cc.DriverFramesSent}

@@ -354,23 +354,39 @@ func ratioText(cs CellSummary, k string) string {
 	return "n/a"
 }
 
-// OK reports whether every run of a series is ok. A matrix may hold
-// cells that cannot work or cannot be negotiated: they are reported, and do
-// not fail the series; every cell that did run must be ok.
+// OK reports whether every run of a series is ok. A matrix may hold cells
+// whose settings cannot work together, and cells that no server could
+// negotiate (every handshake refused as a handshake failure or an
+// unsupported version): they are reported, and do not fail the series. Any
+// other cell that did not run or connect fails it, and so does a matrix in
+// which no cell connected at all.
 func (sr *Series) OK() bool {
-	for _, cs := range sr.Comparison.Cells {
-		if !sr.Comparison.Matrix && cs.NotRun != "" {
+	connected := false
+	for _, r := range sr.Runs {
+		connected = connected || r.Connections.Established > 0
+		if sr.Comparison.Matrix && (r.CannotWork || notNegotiated(r)) {
+			continue
+		}
+		if r.NotRun != "" || !r.Verdict.OK {
 			return false
 		}
 	}
-	for _, r := range sr.Runs {
-		if r.NotRun != "" {
-			continue
+	return connected || !sr.Comparison.Matrix
+}
+
+// notNegotiated reports whether a run connected nothing because every
+// handshake was refused for what it offered, and nothing else went wrong.
+func notNegotiated(r *Report) bool {
+	if r.NotRun != "" || r.Connections.Established > 0 || r.Connections.Failed == 0 {
+		return false
+	}
+	for class := range r.Connections.Errors {
+		if class != "tls_handshake_failure" && class != "tls_protocol_version" {
+			return false
 		}
-		if sr.Comparison.Matrix && r.Connections.Established == 0 {
-			continue
-		}
-		if !r.Verdict.OK {
+	}
+	for _, why := range r.Verdict.Reasons {
+		if why.Kind != bench.ReasonConnectionsFailed && why.Kind != bench.ReasonSaturated {
 			return false
 		}
 	}

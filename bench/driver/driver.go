@@ -235,6 +235,10 @@ func (d *Driver) Run(ctx context.Context) *Stats {
 	if d.loops != nil {
 		d.loops.ctx = ctx
 		defer d.Close()
+		// A Ctrl-C while connections wait for their last echo closes them at
+		// once, as it does in the other phases.
+		stop := context.AfterFunc(ctx, func() { d.loops.each((*loopConn).beginClose) })
+		defer stop()
 	}
 	d.mark(&marks, PhaseConnect)
 	stopKicker := context.AfterFunc(ctx, d.kickAll)

@@ -192,8 +192,9 @@ func (c *loopConn) Ready(*evloop.Socket) {
 			n, err = c.rd.Read(c.part[len(c.part):cap(c.part)])
 			b = c.part[:len(c.part)+n]
 		}
-		if n > 0 {
-			// The frames' clock reading: right after the read that brought them.
+		if len(b) > 0 {
+			// The frames' clock reading: right after the read that brought
+			// them (or, for frames sent with the 101, when first looked at).
 			now := c.sh.l.Now()
 			if perr := c.frames(b, now); perr != nil {
 				c.fail(perr)
@@ -287,7 +288,19 @@ func (c *loopConn) startSteady() {
 		return // hold: nothing to send
 	}
 	c.k = 0
-	c.next(l.Now())
+	now := l.Now()
+	if c.interval > 0 && c.base < now {
+		// The loop came to this connection after its first frame was due
+		// (it walks its connections in turn): the connection was free, so
+		// the frame due last leaves now, late, and the schedule goes on
+		// from it.
+		c.k = (now - c.base) / c.interval
+		if due := c.base + c.k*c.interval; due < c.end {
+			c.sendLate(due)
+			return
+		}
+	}
+	c.next(now)
 }
 
 // next sends the next frame of the schedule now, or sets the timer for it.
@@ -320,13 +333,19 @@ func (c *loopConn) fire(now int64) {
 	case c.inflight:
 		c.fail(frameTimeout{c.d.cfg.FrameTimeout})
 	case c.steady:
-		due := c.timer.When()
-		// The connection was free at due: how late the loop woke is the
-		// generator's own slack, not the target's doing. It is send_lag, and
-		// the round trip is measured from the loop's clock at the send.
-		c.d.rec.Record(c.sh.shard, metrics.SendLag, time.Duration(now-due))
-		c.send(now, now)
+		c.sendLate(c.timer.When())
 	}
+}
+
+// sendLate sends a frame due at due from a connection that was free then:
+// how late it leaves (the loop's wake-up grid, or a busy loop: the
+// generator's own slack, not the target's doing) is send_lag, and its round
+// trip is measured from the loop's clock at the send, read now (not the
+// turn's reading: earlier sends of the same turn took their time).
+func (c *loopConn) sendLate(due int64) {
+	now := c.sh.l.Now()
+	c.d.rec.Record(c.sh.shard, metrics.SendLag, time.Duration(max(now-due, 0)))
+	c.send(now, now)
 }
 
 // send stamps and writes the next frame, due at sched, and sets the echo's deadline.

@@ -2,13 +2,19 @@ package driver
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/base64"
+	"io"
+	"net"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gobwas/ws"
 	"github.com/wssbench/wssbench/bench/evloop"
 	"github.com/wssbench/wssbench/bench/tlsconf"
+	"github.com/wssbench/wssbench/bench/wsconn"
 )
 
 // allocSites sums the objects allocated so far by stacks that pass through
@@ -141,6 +147,63 @@ func BenchmarkLoopEcho(b *testing.B) {
 			cancel()
 			if st := <-done; len(st.Errors) != 0 {
 				b.Fatalf("errors %v", st.Errors)
+			}
+		})
+	}
+}
+
+// TestFramesSentWithThe101 is a server that sends a ping in the same write as
+// its 101: the driver must answer it at once, in hold mode too (where it
+// sends nothing else), on either engine.
+func TestFramesSentWithThe101(t *testing.T) {
+	t.Parallel()
+	for _, engine := range EngineNames() {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			ponged := make(chan struct{}, 1)
+			addr := startFake(t, nil, func(c net.Conn, _ <-chan struct{}) {
+				req, br, err := readRequest(c)
+				if err != nil {
+					return
+				}
+				sum := sha1.Sum([]byte(req.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+				resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+					base64.StdEncoding.EncodeToString(sum[:]) + "\r\n\r\n"
+				ping := []byte{0x89, 0x04, 'p', 'i', 'n', 'g'} // unmasked, FIN, ping "ping"
+				if _, err := c.Write(append([]byte(resp), ping...)); err != nil {
+					return
+				}
+				wc := wsconn.New(c, wsconn.Options{Reader: br})
+				for {
+					h, err := ws.ReadHeader(br)
+					if err != nil {
+						return
+					}
+					payload := make([]byte, h.Length)
+					if _, err := io.ReadFull(br, payload); err != nil {
+						return
+					}
+					ws.Cipher(payload, h.Mask, 0)
+					if h.OpCode == ws.OpPong && string(payload) == "ping" {
+						ponged <- struct{}{}
+					}
+					if h.OpCode == ws.OpClose {
+						_ = wc.WriteFrame(ws.OpClose, true, payload)
+						return
+					}
+				}
+			})
+			cfg := testConfig(mustURL(t, "ws://"+addr+"/"), nil)
+			cfg.Engine, cfg.Mode, cfg.Conns, cfg.Duration = Engine(engine), ModeHold, 1, 2*time.Second
+			done := make(chan *Stats, 1)
+			go func() { st, _ := runDriver(t, cfg); done <- st }()
+			select {
+			case <-ponged:
+			case <-time.After(1500 * time.Millisecond):
+				t.Fatal("the ping sent with the 101 was not answered during the hold")
+			}
+			if st := <-done; st.Established != 1 || len(st.Errors) != 0 {
+				t.Fatalf("established %d, errors %v", st.Established, st.Errors)
 			}
 		})
 	}

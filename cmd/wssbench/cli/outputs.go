@@ -45,12 +45,18 @@ func addOutputFlags(fs *pflag.FlagSet) *outputs {
 // it). runs are the runs the series will make, for per-run files.
 func (o *outputs) check(runs []reports.RunID, single bool) error {
 	var errs []error
+	owner := map[string]string{} // path -> the flag that writes it
 	for _, e := range reports.Encoders {
 		p := o.paths[e.Name]
 		if p == nil || *p == "" {
 			continue
 		}
 		for _, path := range e.Paths(*p, runs, single) {
+			if other, ok := owner[path]; ok {
+				errs = append(errs, fmt.Errorf("--%s %s: --%s writes that file too (two runs or two formats would share it); give another name", e.Flag, path, other))
+				continue
+			}
+			owner[path] = e.Flag
 			if err := checkWritable(path); err != nil {
 				errs = append(errs, fmt.Errorf("--%s %s: %w", e.Flag, path, err))
 			}

@@ -85,6 +85,7 @@ func TestUnwritableOutputFoundBeforeLoad(t *testing.T) {
 		{"a folder", []string{"--markdown", dir}, "is a folder"},
 		{"missing folder outside the working directory", []string{"--html", outside}, "create it first"},
 		{"hlog of a series", []string{"--topology", "direct,builtin", "--hlog", filepath.Join(file, "x.hlog")}, "x-direct-1.hlog"},
+		{"two formats, one file", []string{"--out", filepath.Join(dir, "r.json"), "--html", filepath.Join(dir, "r.json")}, "--out writes that file too"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -166,5 +167,27 @@ func TestWSSToPlainServerSaysUseWS(t *testing.T) {
 	}
 	if !strings.Contains(stdout, "tls_not_tls") || !strings.Contains(stdout, "ws://") || strings.Contains(stdout, "tls_handshake_failure") {
 		t.Fatalf("summary does not say tls_not_tls with what to do:\n%s", stdout)
+	}
+}
+
+// TestMatrixThatConnectsNothingFails: a matrix forgives cells whose settings
+// cannot work and cells no server could negotiate, but not cells that failed
+// for any other reason: against a server whose certificate the driver does
+// not trust, every cell fails, and so does the run (exit 1).
+func TestMatrixThatConnectsNothingFails(t *testing.T) {
+	t.Parallel()
+	url, _ := startServe(t)
+	_, otherCA := startServe(t) // another server's CA: not the one that signed url's certificate
+	dir := t.TempDir()
+	sc := filepath.Join(dir, "m.yaml")
+	if err := os.WriteFile(sc, []byte("conns: 2\nconnect_rate: 0\nduration: 200ms\nmsg_rate: 5\nmatrix:\n  tls_max: [\"1.3\", \"1.2\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runMain("run", "--scenario", sc, "--target", url, "--ca", otherCA, "--cert-key", "", "-q")
+	if code != ExitRunFailed {
+		t.Fatalf("exit %d, want %d\n%s\n%s", code, ExitRunFailed, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "tls_unknown_authority") || !strings.Contains(stdout, "NOT OK") {
+		t.Fatalf("summary does not fail and say why:\n%s", stdout)
 	}
 }
