@@ -1,7 +1,9 @@
-// Package bench is wssbench's engine: one canonical Config, its defaults and
-// validation, and Run, which starts what a run needs (the built-in target),
-// drives the load and returns a Result. It is a library: it never exits the
-// process, parses flags or installs signal handlers.
+// Package bench is wssbench's engine: one canonical Config and its
+// defaults; Plan, which resolves a config once into the cells of a series
+// (validating is planning without running); and Run, which runs a plan's
+// cells (starting what each needs through bench/env), drives the load and
+// returns a Series of Results with typed verdict reasons. It is a library:
+// it never exits the process, parses flags or installs signal handlers.
 package bench
 
 import (

@@ -32,8 +32,9 @@ type Options struct {
 	Progress func(Progress)
 	// OnInterval, if set, receives each interval's merged histograms.
 	OnInterval func(metrics.Interval)
-	// OnRunStart, if set, is called by RunSeries before each run.
-	OnRunStart func(topology string, rep, of int)
+	// OnRunStart, if set, is called by Run before each run of a cell, with
+	// the cell's name, the repetition and the number of repetitions.
+	OnRunStart func(cell string, rep, of int)
 }
 
 // Progress is a live view of a run.

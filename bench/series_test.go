@@ -53,7 +53,7 @@ func TestTopologyValidation(t *testing.T) {
 	}
 }
 
-// TestRunSeriesInterleaves runs direct and builtin (in this process) twice and
+// TestRunSeriesInterleaves runs a series of direct and builtin (in this process) twice and
 // checks the order and that the proxy carried every connection. It must not
 // depend on a quiet machine (defect 11 of issue 9: it failed a newcomer's
 // first make test on a busy one): the bounds are generous (30 s per

@@ -1,5 +1,8 @@
-// Package reports turns a bench.Result into the versioned "wssbench/v1"
-// report and encodes it (text summary, JSON).
+// Package reports turns what a plan's runs measured (a bench.Series) into
+// the versioned "wssbench/v1" report model, a Series of one or more run
+// Reports, checks thresholds against it, and encodes it through the
+// Encoders table (text, JSON, HTML, Markdown, JUnit, interval logs); it also
+// decodes saved reports and compares them (the regression gate).
 package reports
 
 import (
