@@ -1,6 +1,8 @@
 package reports
 
 import (
+	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/wssbench/wssbench/bench"
@@ -50,5 +52,26 @@ func TestMatrixForgivesOnlyCellsThatCannotWork(t *testing.T) {
 	// Outside a matrix every cell counts.
 	if s := (&Series{Runs: []*Report{good(), failed("tls_handshake_failure")}}); s.OK() {
 		t.Fatal("a comparison with a failed cell is ok")
+	}
+}
+
+// TestDecodeReadsUntypedReasons: reports written before reasons were typed
+// hold plain strings; they still read, as kind "other".
+func TestDecodeReadsUntypedReasons(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	if err := WriteJSON(&buf, single(Meta{}, fixedResult())); err != nil {
+		t.Fatal(err)
+	}
+	old := strings.Replace(buf.String(), `"reasons": []`, `"reasons": ["3 frames lost"]`, 1)
+	if old == buf.String() {
+		t.Fatal("the fixture has no empty reasons to replace")
+	}
+	doc, err := Decode(strings.NewReader(old), "old.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := doc.Runs[0].Verdict.Reasons; len(r) != 1 || r[0].Kind != bench.ReasonOther || r[0].Text != "3 frames lost" {
+		t.Fatalf("reasons %+v", r)
 	}
 }
