@@ -1,6 +1,10 @@
 package bench
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/wssbench/wssbench/bench/env"
+)
 
 // Measures says whether a run of this (one-cell) config measures the named
 // metric (a name from package threshold): "" when it does, otherwise why not,
@@ -21,7 +25,7 @@ func (c *Config) Measures(metric string) string {
 		return "send lag is measured in open-loop steady mode only (--msg-rate above 0)"
 	case (strings.HasPrefix(metric, "target_") || strings.HasPrefix(metric, "server_")) && c.Target != "":
 		return "the target's CPU is measured only for the built-in target (leave out --target)"
-	case strings.HasPrefix(metric, "proxy_") && !TopologyProxied(c.topology()):
+	case strings.HasPrefix(metric, "proxy_") && !env.Topology(c.topology()).Proxied():
 		return "no proxy runs with --topology direct; add builtin, nginx or haproxy"
 	}
 	return ""

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wssbench/wssbench/bench/driver"
+	"github.com/wssbench/wssbench/bench/env"
 	"github.com/wssbench/wssbench/bench/pace"
 	"github.com/wssbench/wssbench/bench/threshold"
 	"github.com/wssbench/wssbench/bench/tlsconf"
@@ -116,7 +117,7 @@ func (c *Config) checkSeries() error {
 	}
 	seen := map[string]bool{}
 	for _, t := range c.topologies() {
-		if !IsTopology(t) {
+		if !env.Topology(t).Valid() {
 			return inputErr("topology %q is not one of %s", t, strings.Join(Topologies(), ", "))
 		}
 		if seen[t] {

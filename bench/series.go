@@ -105,8 +105,9 @@ func Run(ctx context.Context, p *Plan, opt Options) (*Series, error) {
 // preflight refuses, before any load, a plan this machine cannot run.
 func preflight(p *Plan, opt Options) error {
 	var topologies []string
+	limits := ReadLimits()
 	for _, c := range p.Runnable() {
-		if err := c.Preflight(ReadLimits(), c.Config.Target == "" && len(opt.TargetArgv) == 0); err != nil {
+		if err := c.Preflight(limits, c.Config.Target == "" && len(opt.TargetArgv) == 0); err != nil {
 			return err
 		}
 		if !contains(topologies, c.Topology) {

@@ -48,9 +48,3 @@ func (cell *Cell) envSpec(opt Options) env.Spec {
 		MaxConns:    c.Conns + 100,
 	}
 }
-
-// IsTopology reports whether t names a topology.
-func IsTopology(t string) bool { return env.Topology(t).Valid() }
-
-// TopologyProxied reports whether a proxy terminates TLS in topology t.
-func TopologyProxied(t string) bool { return env.Topology(t).Proxied() }

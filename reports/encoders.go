@@ -37,16 +37,6 @@ var Encoders = []Encoder{
 	{Name: "hlog", Flag: "hlog", Usage: "write HdrHistogram interval logs (1 s, one tag per metric); a series writes FILE-CELL-N.EXT per run", Write: writeHlog, PerRun: true},
 }
 
-// EncoderFor returns the encoder of a flag name.
-func EncoderFor(flag string) (Encoder, bool) {
-	for _, e := range Encoders {
-		if e.Flag == flag && flag != "" {
-			return e, true
-		}
-	}
-	return Encoder{}, false
-}
-
 // RunID names one run of a series: its cell and repetition.
 type RunID struct {
 	Cell       string

@@ -109,6 +109,3 @@ func (c *Conn) SendClose(code ws.StatusCode) error {
 	}
 	return c.writeClose(code)
 }
-
-// CloseReceived reports whether the peer's close frame was read.
-func (c *Conn) CloseReceived() bool { return c.closeRecv }
