@@ -100,6 +100,13 @@ type Config struct {
 	// at its own due time, in nanoseconds): sends due within one step leave
 	// in one turn, at most this late, which send_lag shows.
 	TimerSlack Duration `yaml:"timer_slack" json:"timer_slack"`
+	// Procs is how many driver processes share the load (0: as many as the
+	// open-file limit needs, one when one process holds it). Each holds its
+	// share of the connections; their figures are merged exactly.
+	Procs int `yaml:"procs,omitempty" json:"procs,omitempty"`
+	// TargetProcs is how many built-in target processes listen on the one
+	// port (SO_REUSEPORT; 0: as many as the open-file limit needs).
+	TargetProcs int `yaml:"target_procs,omitempty" json:"target_procs,omitempty"`
 	// Matrix, if set, expands this config into one run per combination of
 	// its values (a TLS matrix); see Cells.
 	Matrix *Matrix `yaml:"matrix,omitempty" json:"matrix,omitempty"`

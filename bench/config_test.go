@@ -95,7 +95,11 @@ func TestPreflight(t *testing.T) {
 			t.Parallel()
 			c := Default()
 			c.Conns, c.SourceIPs, c.Mode = tc.conns, tc.sources, tc.mode
-			err := planCell(t, c).Preflight(lim, tc.inProcess)
+			opt := Options{TargetArgv: []string{"wssbench", "serve"}}
+			if tc.inProcess {
+				opt.TargetArgv = nil
+			}
+			_, err := planCell(t, c).Layout(lim, opt)
 			if tc.want == "" {
 				if err != nil {
 					t.Fatalf("unexpected: %v", err)
@@ -110,13 +114,76 @@ func TestPreflight(t *testing.T) {
 	// The port range check, with a small range so it trips below the file limit.
 	c := Default()
 	c.Conns = 5000
-	err := planCell(t, c).Preflight(Limits{OpenFiles: 20000, PortLow: 50000, PortHigh: 52999}, false)
+	small := Limits{OpenFiles: 20000, PortLow: 50000, PortHigh: 52999}
+	c.Target = "wss://10.1.2.3:8443/"
+	c.CertKey = ""
+	_, err := planCell(t, c).Layout(small, Options{})
 	if err == nil || !strings.Contains(err.Error(), "--source-ips") {
 		t.Fatalf("err = %v, want advice to add --source-ips", err)
 	}
 	c.SourceIPs = "127.0.0.2-127.0.0.3"
-	if err := planCell(t, c).Preflight(Limits{OpenFiles: 20000, PortLow: 50000, PortHigh: 52999}, false); err != nil {
+	if _, err := planCell(t, c).Layout(small, Options{}); err != nil {
 		t.Fatalf("two sources should fit: %v", err)
+	}
+	// A loopback target gets source addresses chosen for it.
+	c.Target, c.SourceIPs = "", ""
+	lay, err := planCell(t, c).Layout(small, Options{TargetArgv: []string{"wssbench", "serve"}})
+	if err != nil || !lay.AutoSources || len(lay.SourceIPs) != 2 {
+		t.Fatalf("layout = %+v, %v; want two chosen source addresses", lay, err)
+	}
+}
+
+// TestLayoutSplitsOverProcesses: a run one process cannot hold is planned
+// over driver and target processes, and a plan the machine cannot hold is
+// refused with what to change.
+func TestLayoutSplitsOverProcesses(t *testing.T) {
+	t.Parallel()
+	lim := Limits{OpenFiles: 20000, PortLow: 32768, PortHigh: 60999, MemAvailable: 24 << 30, Cores: 2}
+	opt := Options{TargetArgv: []string{"wssbench", "serve"}, DriveArgv: []string{"wssbench", "drive"}}
+	c := Default()
+	c.Mode, c.Conns = ModeHold, 100000
+	lay, err := planCell(t, c).Layout(lim, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lay.Drivers != 6 || lay.Targets != 6 || len(lay.SourceIPs) != 4 || !lay.AutoSources {
+		t.Fatalf("layout = %s (%+v); want 6 drivers, 6 targets, 4 source addresses", lay, lay)
+	}
+	for _, tc := range []struct {
+		name string
+		set  func(*Config)
+		lim  Limits
+		want string
+	}{
+		{"too few procs", func(c *Config) { c.Procs = 2 }, lim, "use --procs 6 or more"},
+		{"too few target procs", func(c *Config) { c.TargetProcs = 3 }, lim, "use --target-procs 6 or more"},
+		{"more procs than conns", func(c *Config) { c.Procs = 8; c.Conns = 5 }, lim, "more than the 5 connections"},
+		{"memory", func(c *Config) {}, Limits{OpenFiles: 20000, PortLow: 32768, PortHigh: 60999, MemAvailable: 2 << 30, Cores: 2}, "GiB is available"},
+		{"proxy holds two sockets each", func(c *Config) { c.Topology = []string{TopologyBuiltin} }, lim, "one proxy process"},
+	} {
+		c := Default()
+		c.Mode, c.Conns = ModeHold, 100000
+		tc.set(&c)
+		_, err := planCell(t, c).Layout(tc.lim, opt)
+		if err == nil || !IsInputError(err) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want an input error containing %q", tc.name, err, tc.want)
+		}
+	}
+	// Without a way to start driver processes, the plan says to split it.
+	if _, err := planCell(t, c).Layout(lim, Options{TargetArgv: opt.TargetArgv}); err == nil || !strings.Contains(err.Error(), "several driver processes") {
+		t.Fatalf("err = %v", err)
+	}
+	// More processes than cores is allowed, and said.
+	c.Procs, c.Conns = 3, 30000
+	lay, err = planCell(t, c).Layout(lim, opt)
+	if err != nil || len(lay.Warnings) == 0 || !strings.Contains(lay.Warnings[0], "more than the 2 cores") {
+		t.Fatalf("layout %+v, %v: want a warning about cores", lay, err)
+	}
+	// A shard plans its own share.
+	c.Procs, c.Conns = 0, 100000
+	lay, err = planCell(t, c).Layout(lim, Options{TargetArgv: opt.TargetArgv, DriveArgv: opt.DriveArgv, Shard: &Shard{Index: 3, Count: 3}})
+	if err != nil || lay.Conns != 33333 {
+		t.Fatalf("shard 3/3 of 100000: %+v, %v", lay, err)
 	}
 }
 

@@ -274,3 +274,15 @@ func (cell *Cell) applyClientTLS(tc *tls.Config, chain *tlsconf.Chain) {
 		tc.Certificates = []tls.Certificate{*cell.ClientCert}
 	}
 }
+
+// driverFor is the cell's driver config for a run laid out as lay: its
+// share of the connections and of the connect rate, and its source addresses.
+func (cell *Cell) driverFor(lay Layout) driver.Config {
+	dc := cell.Driver
+	if lay.Conns != dc.Conns && dc.Conns > 0 {
+		dc.Arrival = pace.Constant{Rate: cell.Config.ConnectRate * float64(lay.Conns) / float64(dc.Conns)}
+		dc.Conns = lay.Conns
+	}
+	dc.SourceIPs = lay.SourceIPs
+	return dc
+}

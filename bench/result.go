@@ -59,6 +59,57 @@ type Result struct {
 	// Crosscheck compares the built-in target's own counts with the
 	// driver's; nil when the target is not wssbench's.
 	Crosscheck *Crosscheck
+	// Layout is how the run was laid out over processes and addresses.
+	Layout Layout
+	// Processes are the figures of each process of the run: every driver
+	// process, every target process and the proxy the harness started.
+	Processes []Process
+	// Shard is set when this run is one shard of a run split over machines.
+	Shard *ShardRun
+	// Shards is set when this run is the merge of a split run's shards.
+	Shards *ShardsMerged
+}
+
+// Process is one process of a run and what it used.
+type Process struct {
+	// Role is "driver", "target" or "proxy".
+	Role string
+	// Index counts the processes of a role from 1; Shard is the shard it ran
+	// in (0: the run was not sharded).
+	Index int
+	Shard int
+	PID   int
+	// CPU is its CPU time over the run (user and system, children included).
+	CPU time.Duration
+	// PeakRSS is its peak resident memory (summed over its processes, for nginx).
+	PeakRSS int64
+	// Established counts the connections a driver process established.
+	Established int64
+	// Saturated is set for a driver process that could not keep its schedule.
+	Saturated bool
+}
+
+// ShardRun is one shard's place in a split run.
+type ShardRun struct {
+	// Index counts shards from 1; Count is how many there are.
+	Index int
+	Count int
+	// Conns is this shard's share of the connections.
+	Conns int
+	// StartAt is when the shards were told to start (zero: at once);
+	// StartedAt when this one's load began.
+	StartAt   time.Time
+	StartedAt time.Time
+}
+
+// ShardsMerged describes the shards a merged run was made of.
+type ShardsMerged struct {
+	// Count is how many shards were merged.
+	Count int
+	// StartSkew is the spread of the shards' load start times (latest minus earliest).
+	StartSkew time.Duration
+	// Shards are each shard's place, in index order.
+	Shards []ShardRun
 }
 
 // PhaseCPU is CPU time spent in each phase of a run.

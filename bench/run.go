@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"math"
+	"os"
 	"runtime"
 	rtmetrics "runtime/metrics"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/wssbench/wssbench/bench/driver"
 	"github.com/wssbench/wssbench/bench/env"
+	"github.com/wssbench/wssbench/bench/fleet"
 	"github.com/wssbench/wssbench/bench/metrics"
 	"github.com/wssbench/wssbench/bench/proc"
 )
@@ -26,6 +28,24 @@ type Options struct {
 	// ProxyArgv starts the builtin topology's proxy as a child process (the
 	// wssbench binary and "proxy"). Empty runs it inside this process.
 	ProxyArgv []string
+	// DriveArgv starts one driver process of a run split over processes
+	// (the wssbench binary and its hidden "drive" command); the path of a
+	// MemberSpec file is added. Empty: this process is the only driver.
+	DriveArgv []string
+	// ReadMember reads the result a driver process wrote to its
+	// MemberSpec.Result (the report format belongs to the caller, which
+	// writes it too). Needed with DriveArgv.
+	ReadMember func(path string) (*Result, error)
+	// Shard, if set, runs this machine's share of a run split over machines.
+	Shard *Shard
+	// Member, if set, makes this run one driver process of a split run: it
+	// waits at its parent's barriers and tells it its phases and progress.
+	Member *fleet.Link
+	// OnLayout, if set, is called before a cell's first run with its layout
+	// when the run is split over processes or source addresses were chosen.
+	OnLayout func(cell string, l Layout)
+	// OnWait, if set, is called when the run waits for its start time (--start-at).
+	OnWait func(until time.Time)
 	// Interval is how often histograms are collected and Progress is called (default 1 s).
 	Interval time.Duration
 	// Progress, if set, is called every Interval with live counters.
@@ -48,25 +68,29 @@ type Progress struct {
 	FramesPerSec float64
 }
 
-// runOne performs one run of one cell (its rep-th repetition). A cancelled
-// ctx ends the run early: the connections are closed and the partial Result
-// is returned with Stats.Interrupted set. An error is a run that could not
-// start.
-func runOne(ctx context.Context, cell *Cell, rep int, opt Options) (*Result, error) {
+// runOne performs one run of one cell (its rep-th repetition), laid out as
+// lay. A cancelled ctx ends the run early: the connections are closed and
+// the partial Result is returned with Stats.Interrupted set. An error is a
+// run that could not start.
+func runOne(ctx context.Context, cell *Cell, rep int, lay Layout, opt Options) (*Result, error) {
+	if lay.Split() {
+		return runSplit(ctx, cell, rep, lay, opt)
+	}
 	cfg := &cell.Config
-	res := &Result{Config: *cfg, Cell: cell, Repetition: rep, Topology: cell.Topology, StartedAt: time.Now()}
-	dc := cell.Driver
-	var targetPID, proxyPID int
+	res := &Result{Config: *cfg, Cell: cell, Repetition: rep, Topology: cell.Topology, StartedAt: time.Now(), Layout: lay}
+	dc := cell.driverFor(lay)
+	var proxyPID int
+	var targetPIDs []int
 	var servers *env.Env
 	if cfg.Target == "" {
 		var err error
-		if servers, err = env.Start(ctx, cell.envSpec(opt)); err != nil {
+		if servers, err = env.Start(ctx, cell.envSpec(opt, lay)); err != nil {
 			return nil, err
 		}
 		// Stopped (and counted) below; this stops it on an early return.
 		defer servers.Stop()
 		res.BuiltinTarget, res.TargetInProcess = true, servers.InProcess()
-		targetPID, proxyPID = servers.TargetPID(), servers.ProxyPID()
+		targetPIDs, proxyPID = servers.TargetPIDs(), servers.ProxyPID()
 		if dc.URL, err = ParseTarget(servers.URL()); err != nil {
 			return nil, fmt.Errorf("built-in target gave a bad URL %q: %w", servers.URL(), err)
 		}
@@ -78,9 +102,10 @@ func runOne(ctx context.Context, cell *Cell, rep int, opt Options) (*Result, err
 	if cfg.Insecure {
 		res.Warnings = append(res.Warnings, "certificate verification was skipped (--insecure)")
 	}
+	res.Warnings = append(res.Warnings, lay.Warnings...)
 
-	cpuMarks := map[string][3]time.Duration{}
-	dc.OnPhase = func(name string, _ time.Time) {
+	servedCPU := newServerCPU(targetPIDs, proxyPID)
+	dc.OnPhase = func(name string, at time.Time) {
 		if name == driver.PhaseConnect && proxyPID > 0 {
 			// Before the first connection: the proxy's own footprint.
 			if rss, err := proc.TreePeakRSS(proxyPID); err == nil {
@@ -96,19 +121,13 @@ func runOne(ctx context.Context, cell *Cell, rep int, opt Options) (*Result, err
 			runtime.ReadMemStats(&ms)
 			res.Memory.DriverHeapInUse, res.Memory.DriverStackInUse = int64(ms.HeapInuse), int64(ms.StackInuse)
 		}
-		// A process that cannot be read (it died) leaves its CPU unknown: -1.
-		t, p := time.Duration(-1), time.Duration(-1)
-		if targetPID > 0 {
-			if v, err := proc.TreeCPU(targetPID); err == nil {
-				t = v
-			}
+		servedCPU.mark(name, proc.SelfCPU())
+		if opt.Member != nil {
+			opt.Member.Phase(name)
 		}
-		if proxyPID > 0 {
-			if v, err := proc.TreeCPU(proxyPID); err == nil {
-				p = v
-			}
-		}
-		cpuMarks[name] = [3]time.Duration{proc.SelfCPU(), t, p}
+	}
+	if opt.Member != nil {
+		dc.AwaitSteady = opt.Member.Up
 	}
 	d, err := driver.New(&dc)
 	if err != nil {
@@ -124,6 +143,9 @@ func runOne(ctx context.Context, cell *Cell, rep int, opt Options) (*Result, err
 	}
 	var ms0 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
+	if err := awaitStart(ctx, opt, res); err != nil {
+		return nil, err
+	}
 
 	stopWatch := watch(d, cfg, opt, res)
 	res.Stats = d.Run(ctx)
@@ -138,25 +160,63 @@ func runOne(ctx context.Context, cell *Cell, rep int, opt Options) (*Result, err
 	if m, err := proc.ReadMemory(0); err == nil {
 		res.Memory.DriverPeakRSS = m.Peak
 	}
-	if targetPID > 0 {
-		if m, err := proc.ReadMemory(targetPID); err == nil {
-			res.Memory.TargetPeakRSS = m.Peak
-		}
-	}
-	if proxyPID > 0 {
-		// Summed over nginx's master and workers.
-		if rss, err := proc.TreePeakRSS(proxyPID); err == nil {
-			res.Memory.ProxyPeakRSS = rss
-		}
-	}
+	servedCPU.readMemory(res)
 	if servers != nil {
 		stopServers(servers, res)
 	}
 	var ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms1)
-	res.CPU = phaseCPU(cpuMarks, cfg.RunMode())
+	res.CPU = servedCPU.phases(cfg.RunMode())
 	res.Health = health(res, ms0, ms1)
+	res.Processes = append([]Process{{Role: RoleDriver, Index: 1, PID: os.Getpid(), CPU: res.CPU.Driver,
+		PeakRSS: res.Memory.DriverPeakRSS, Established: res.Stats.Established, Saturated: res.Health.Saturated}}, servedCPU.processes()...)
 	return res, nil
+}
+
+// awaitStart holds the load until it may begin: the parent's start time for
+// a driver process of a split run, --start-at for a shard. It records the
+// shard's place in res.
+func awaitStart(ctx context.Context, opt Options, res *Result) error {
+	if opt.Member != nil {
+		at, err := opt.Member.Ready(ctx)
+		if err != nil {
+			return fmt.Errorf("waiting for the start: %w", err)
+		}
+		sleepUntil(ctx, at)
+	}
+	sh := opt.Shard
+	if sh == nil {
+		return nil
+	}
+	res.Shard = &ShardRun{Index: sh.Index, Count: sh.Count, Conns: res.Layout.Conns, StartAt: sh.StartAt}
+	switch {
+	case sh.StartAt.IsZero():
+		res.Warnings = append(res.Warnings, fmt.Sprintf("shard %s started at once (no --start-at): its start is not aligned with the other shards'", sh))
+	case time.Until(sh.StartAt) > 0:
+		if opt.OnWait != nil {
+			opt.OnWait(sh.StartAt)
+		}
+		if !sleepUntil(ctx, sh.StartAt) {
+			return fmt.Errorf("interrupted while waiting for --start-at %s", sh.StartAt.Format(time.RFC3339))
+		}
+	default:
+		res.Warnings = append(res.Warnings, fmt.Sprintf("shard %s: --start-at %s had passed %v before the shard was ready; it started at once", sh,
+			sh.StartAt.Format(time.RFC3339), time.Since(sh.StartAt).Round(time.Millisecond)))
+	}
+	res.Shard.StartedAt = time.Now()
+	return nil
+}
+
+// sleepUntil waits until t or ctx ends; false if ctx ended first.
+func sleepUntil(ctx context.Context, t time.Time) bool {
+	tm := time.NewTimer(time.Until(t))
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // stopServers stops what the run started, records a child that died during
@@ -262,7 +322,15 @@ func gcPercent() string {
 func health(res *Result, ms0, ms1 runtime.MemStats) Health {
 	h := Health{Cores: runtime.GOMAXPROCS(0), GOGC: gcPercent(), GCCycles: ms1.NumGC - ms0.NumGC,
 		GCPause: time.Duration(ms1.PauseTotalNs - ms0.PauseTotalNs)}
-	// The measured window: the frame (or hold) window, or the whole storm.
+	judge(&h, res)
+	return h
+}
+
+// judge sets h's CPU use from res's driver CPU over the measured window (the
+// frame or hold window, or the whole storm) and adds a saturation reason
+// when the driver used more than 90% of h.Cores, or sent late against an
+// open-loop schedule.
+func judge(h *Health, res *Result) {
 	connectWall, wall := res.PhaseWalls()
 	cpu := res.CPU.DriverByPhase.Steady
 	if !res.Config.RunMode().HoldsAll() {
@@ -284,5 +352,4 @@ func health(res *Result, ms0, ms1 runtime.MemStats) Health {
 			h.Reasons = append(h.Reasons, reasonf(ReasonSaturated, "generator late: p99 send lag %v against a %v schedule", h.SendLagP99.Round(time.Microsecond), interval))
 		}
 	}
-	return h
 }

@@ -59,8 +59,12 @@ type Series struct {
 // holds what ran either way.
 func Run(ctx context.Context, p *Plan, opt Options) (*Series, error) {
 	s := &Series{Plan: p}
-	if err := preflight(p, opt); err != nil {
+	layouts, err := Layouts(p, opt)
+	if err != nil {
 		return s, err
+	}
+	if opt.DriveArgv != nil && opt.ReadMember == nil {
+		return s, errors.New("bench.Options: DriveArgv needs ReadMember")
 	}
 	if opt.Interval <= 0 {
 		opt.Interval = time.Second
@@ -80,7 +84,11 @@ func Run(ctx context.Context, p *Plan, opt Options) (*Series, error) {
 			if opt.OnRunStart != nil {
 				opt.OnRunStart(cell.Name, r, p.Repeat)
 			}
-			res, err := runOne(ctx, cell, r, opt)
+			lay := layouts[cell]
+			if r == 1 && opt.OnLayout != nil && (lay.Split() || lay.Targets > 1 || lay.AutoSources) {
+				opt.OnLayout(cell.Name, lay)
+			}
+			res, err := runOne(ctx, cell, r, lay, opt)
 			if err != nil {
 				why := err.Error()
 				if p.Repeat > 1 {
@@ -102,19 +110,24 @@ func Run(ctx context.Context, p *Plan, opt Options) (*Series, error) {
 	return s, nil
 }
 
-// preflight refuses, before any load, a plan this machine cannot run.
-func preflight(p *Plan, opt Options) error {
+// Layouts lays out every runnable cell of the plan on this machine (see
+// Cell.Layout), or refuses, before any load, a plan the machine cannot run:
+// one it cannot hold, or a topology whose program is not installed.
+func Layouts(p *Plan, opt Options) (map[*Cell]Layout, error) {
 	var topologies []string
 	limits := ReadLimits()
+	out := map[*Cell]Layout{}
 	for _, c := range p.Runnable() {
-		if err := c.Preflight(limits, c.Config.Target == "" && len(opt.TargetArgv) == 0); err != nil {
-			return err
+		lay, err := c.Layout(limits, opt)
+		if err != nil {
+			return nil, err
 		}
+		out[c] = lay
 		if !contains(topologies, c.Topology) {
 			topologies = append(topologies, c.Topology)
 		}
 	}
-	return checkProxyPrograms(topologies)
+	return out, checkProxyPrograms(topologies)
 }
 
 // notRun is the Result of a cell that did not run.

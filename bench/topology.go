@@ -34,7 +34,7 @@ const ProxyReadyPrefix = env.ProxyReadyPrefix
 
 // envSpec is what the cell's run starts: the built-in target and the proxy
 // of its topology, with the cell's resolved server TLS settings.
-func (cell *Cell) envSpec(opt Options) env.Spec {
+func (cell *Cell) envSpec(opt Options, lay Layout) env.Spec {
 	c := &cell.Config
 	return env.Spec{
 		Topology:    env.Topology(cell.Topology),
@@ -45,6 +45,7 @@ func (cell *Cell) envSpec(opt Options) env.Spec {
 		MutualTLS:   c.ClientCert == ClientCertAuto,
 		ServerTLS:   cell.TLS,
 		ProxyDelay:  time.Duration(c.ProxyDelay),
-		MaxConns:    c.Conns + 100,
+		MaxConns:    lay.Conns + 100,
+		Targets:     lay.Targets,
 	}
 }

@@ -73,6 +73,11 @@ type Config struct {
 	TimerSlack time.Duration
 	// OnPhase, if set, is called as each phase begins, from the Run goroutine.
 	OnPhase func(name string, at time.Time)
+	// AwaitSteady, if set, is called once every connection is up, before the
+	// steady (or hold) window begins, and the window waits for it: a run
+	// split over processes starts its window when the whole run is up. An
+	// error skips the window and closes the connections.
+	AwaitSteady func(ctx context.Context) error
 }
 
 // Driver runs one load.
@@ -89,6 +94,8 @@ type Driver struct {
 	phase       atomic.Int32 // one of the phase* values
 	steadyStart time.Time    // set before phase becomes phaseSteady
 	steadyEnd   time.Time
+	// steadyFailed is set when AwaitSteady failed: the window was skipped.
+	steadyFailed bool
 
 	mu       sync.Mutex
 	sessions map[int]*session
@@ -312,7 +319,13 @@ func (d *Driver) runHeld(ctx context.Context, marks *Stats) {
 		}(i)
 	}
 	dialed.Wait()
-	if ctx.Err() == nil {
+	if ctx.Err() == nil && d.cfg.AwaitSteady != nil {
+		if err := d.cfg.AwaitSteady(ctx); err != nil && ctx.Err() == nil {
+			d.t.fail("barrier", err)
+			d.steadyFailed = true
+		}
+	}
+	if ctx.Err() == nil && !d.steadyFailed {
 		d.steadyStart = time.Now()
 		d.steadyEnd = d.steadyStart.Add(d.cfg.Duration)
 		d.mark(marks, PhaseSteady)

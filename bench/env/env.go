@@ -53,17 +53,23 @@ type Spec struct {
 	// MaxConns is how many client connections nginx and haproxy allow (0:
 	// their default, see external.Config).
 	MaxConns int
+	// Targets is how many target processes to start (0 or 1: one). Several
+	// listen on one port with SO_REUSEPORT, so their open files add up
+	// (each process may hold about 20,000 here); they need TargetArgv.
+	Targets int
 }
 
 // Env is a started environment: its URL, the chain its servers present, the
 // PIDs of its child processes, and whether all of them are still alive.
 type Env struct {
-	url      string
-	chain    *tlsconf.Chain
-	dir      string
-	files    Files
-	server   tlsconf.Profile
-	target   *proc.Child
+	url    string
+	chain  *tlsconf.Chain
+	dir    string
+	files  Files
+	server tlsconf.Profile
+	target *proc.Child
+	// targets are every target process; target is the first.
+	targets  []*proc.Child
 	proxy    *proc.Child
 	external *external.Proxy
 	// master is external's process (nginx's master), watched like the others.
@@ -110,7 +116,7 @@ func Start(ctx context.Context, s Spec) (_ *Env, err error) {
 			e.Stop()
 		}
 	}()
-	if e.dir, err = makeRunDir(); err != nil {
+	if e.dir, err = MakeRunDir(); err != nil {
 		return nil, err
 	}
 	var caFile string
@@ -121,7 +127,10 @@ func Start(ctx context.Context, s Spec) (_ *Env, err error) {
 		e.files.ClientCAFile = caFile
 	}
 	plain := s.Topology.Proxied()
-	if err := e.startTarget(ctx, s.TargetArgv, plain); err != nil {
+	if s.Targets > 1 && len(s.TargetArgv) == 0 {
+		return nil, fmt.Errorf("%d target processes need TargetArgv: an in-process target is one", s.Targets)
+	}
+	if err := e.startTarget(ctx, s.TargetArgv, plain, max(1, s.Targets)); err != nil {
 		return nil, err
 	}
 	if !plain {
@@ -150,7 +159,7 @@ func topologyList() string {
 	return strings.Join(names, ", ")
 }
 
-func (e *Env) startTarget(ctx context.Context, argv []string, plain bool) error {
+func (e *Env) startTarget(ctx context.Context, argv []string, plain bool, n int) error {
 	if len(argv) == 0 {
 		tc := e.serverTLS()
 		if plain {
@@ -165,13 +174,29 @@ func (e *Env) startTarget(ctx context.Context, argv []string, plain bool) error 
 		e.serveInProcess(ctx, "built-in target", srv.Serve)
 		return nil
 	}
-	full := append(append([]string{}, argv...), TargetArgs(plain, e.files, e.server)...)
-	var err error
-	e.target, e.url, err = proc.Start(ctx, proc.StartOptions{Name: "built-in target", Argv: full, ReadyPrefix: ReadyPrefix})
-	if err != nil {
-		return fmt.Errorf("start the built-in target: %w", err)
+	addr, reuse := listenAddr, n > 1
+	for i := range n {
+		name := "built-in target"
+		if n > 1 {
+			name = fmt.Sprintf("built-in target %d of %d", i+1, n)
+		}
+		full := append(append([]string{}, argv...), targetArgs(addr, reuse, plain, e.files, e.server)...)
+		c, u, err := proc.Start(ctx, proc.StartOptions{Name: name, Argv: full, ReadyPrefix: ReadyPrefix})
+		if err != nil {
+			return fmt.Errorf("start the %s: %w", name, err)
+		}
+		e.targets = append(e.targets, c)
+		e.watch(c)
+		if i == 0 {
+			e.target, e.url = c, u
+			// The others join the first one's port.
+			pu, err := url.Parse(u)
+			if err != nil {
+				return fmt.Errorf("the built-in target gave a bad URL %q: %w", u, err)
+			}
+			addr = pu.Host
+		}
 	}
-	e.watch(e.target)
 	return nil
 }
 
@@ -289,6 +314,15 @@ func (e *Env) TargetPID() int {
 	return e.target.PID()
 }
 
+// TargetPIDs are the process ids of every target process (none in process).
+func (e *Env) TargetPIDs() []int {
+	var out []int
+	for _, c := range e.targets {
+		out = append(out, c.PID())
+	}
+	return out
+}
+
 // ProxyPID is the proxy's process id (nginx's master); 0 for no proxy or an
 // in-process one.
 func (e *Env) ProxyPID() int {
@@ -343,9 +377,14 @@ func (e *Env) StopAndCount() (TargetCounts, bool, error) {
 		if e.proxy != nil {
 			errs = append(errs, e.noteExit(e.proxy, e.proxy.Stop(stopGrace)))
 		}
-		if e.target != nil {
-			errs = append(errs, e.noteExit(e.target, e.target.Stop(stopGrace)))
-			e.counts, e.counted = ParseCounts(e.target.Stdout())
+		if len(e.targets) > 0 {
+			e.counted = true
+		}
+		for _, t := range e.targets {
+			errs = append(errs, e.noteExit(t, t.Stop(stopGrace)))
+			c, ok := ParseCounts(t.Stdout())
+			e.counts.add(c)
+			e.counted = e.counted && ok
 		}
 		if e.cancel != nil {
 			e.cancel()

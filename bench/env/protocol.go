@@ -35,6 +35,14 @@ type TargetCounts struct {
 	Closes int64 `json:"closes"`
 }
 
+// add sums the counts of several target processes.
+func (c *TargetCounts) add(o TargetCounts) {
+	c.Accepted += o.Accepted
+	c.Upgraded += o.Upgraded
+	c.FramesEchoed += o.FramesEchoed
+	c.Closes += o.Closes
+}
+
 // ParseCounts finds the last CountsPrefix line in a target's stdout; false
 // when there is none or it does not decode.
 func ParseCounts(stdout string) (TargetCounts, bool) {
@@ -74,7 +82,16 @@ type Files struct {
 // port, and either --plain (behind a proxy) or the certificate and the
 // server's TLS settings.
 func TargetArgs(plain bool, f Files, server tlsconf.Profile) []string {
-	args := []string{"--listen", listenAddr}
+	return targetArgs(listenAddr, false, plain, f, server)
+}
+
+// targetArgs are TargetArgs listening on addr, with SO_REUSEPORT when the
+// target is one of several processes on one port.
+func targetArgs(addr string, reuse, plain bool, f Files, server tlsconf.Profile) []string {
+	args := []string{"--listen", addr}
+	if reuse {
+		args = append(args, "--reuseport")
+	}
 	if plain {
 		return append(args, "--plain")
 	}

@@ -16,9 +16,10 @@ import (
 // wssbench-run-<pid of the harness>-<random digits>.
 const runDirPrefix = "wssbench-run-"
 
-// makeRunDir makes a run's folder in the temporary folder, named after this
-// process so a later run can tell when it is stale.
-func makeRunDir() (string, error) {
+// MakeRunDir makes a private temporary folder for one run's files, named
+// after this process, so that a later run removes it if this process dies
+// before it does. The caller removes it when the run ends.
+func MakeRunDir() (string, error) {
 	return os.MkdirTemp("", fmt.Sprintf("%s%d-", runDirPrefix, os.Getpid()))
 }
 

@@ -6,6 +6,7 @@
 package listener
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -31,6 +32,10 @@ type Options struct {
 	// OnStop, if set, runs once in Stop after every tracked connection was
 	// woken: for work the Listener does not track, such as event loops.
 	OnStop func()
+	// ReusePort sets SO_REUSEPORT on the listening socket, so several
+	// processes can listen on one port and the kernel spreads connections
+	// over them (each process then holds its own share of the open files).
+	ReusePort bool
 }
 
 // Listener accepts connections and tracks them and the work that serves them.
@@ -49,7 +54,11 @@ type Listener struct {
 
 // Listen opens a TCP listening socket on addr, such as 127.0.0.1:0.
 func Listen(addr string, o Options) (*Listener, error) {
-	ln, err := net.Listen("tcp", addr)
+	var lc net.ListenConfig
+	if o.ReusePort {
+		lc.Control = reusePort
+	}
+	ln, err := lc.Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}

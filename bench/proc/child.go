@@ -45,6 +45,8 @@ type Child struct {
 	done       chan struct{}
 	err        error
 	unexpected error
+	stdin      io.WriteCloser
+	onLine     func(string)
 }
 
 // StartOptions describe a child to start.
@@ -60,6 +62,12 @@ type StartOptions struct {
 	ReadyTimeout time.Duration
 	// Env is added to the child's environment.
 	Env []string
+	// Stdin, if set, gives the child a pipe for its stdin (Child.Stdin); the
+	// child sees EOF when this process dies or closes it.
+	Stdin bool
+	// OnLine, if set, is called with each stdout line after the ready line
+	// (without its newline), in order, from the goroutine that reads them.
+	OnLine func(line string)
 }
 
 // running are the children started and not yet stopped, by PID, for Lookup.
@@ -113,6 +121,16 @@ func Start(ctx context.Context, o StartOptions) (*Child, string, error) {
 		return nil, "", err
 	}
 	cmd.Stdout, cmd.Stderr = outW, errW
+	c.onLine = o.OnLine
+	if o.Stdin {
+		if c.stdin, err = cmd.StdinPipe(); err != nil {
+			outR.Close()
+			outW.Close()
+			errR.Close()
+			errW.Close()
+			return nil, "", err
+		}
+	}
 	err = startLocked(cmd, c.done)
 	outW.Close()
 	errW.Close()
@@ -188,6 +206,9 @@ func (c *Child) readStdout(r *os.File, prefix string, ready chan<- string) {
 			sent = true
 		} else if line != "" {
 			_, _ = c.stdout.Write([]byte(line))
+			if c.onLine != nil && sent {
+				c.onLine(strings.TrimRight(line, "\r\n"))
+			}
 		}
 		if err != nil {
 			return
@@ -236,6 +257,16 @@ func (c *Child) Stderr() string { return c.stderr.String() }
 // Stdout returns the child's last stdout output after the ready line
 // (complete once it has exited).
 func (c *Child) Stdout() string { return c.stdout.String() }
+
+// Stdin is the write end of the child's stdin, nil unless StartOptions.Stdin.
+func (c *Child) Stdin() io.WriteCloser { return c.stdin }
+
+// ExitErr is how the child ended, once Done is closed: nil for exit status 0,
+// else an *exec.ExitError.
+func (c *Child) ExitErr() error {
+	<-c.done
+	return c.err
+}
 
 // Done is closed once the child has exited, for whatever reason.
 func (c *Child) Done() <-chan struct{} { return c.done }

@@ -28,6 +28,9 @@ const wakeSlack = 20 * time.Millisecond
 type Config struct {
 	// Listen is the address to listen on, such as 127.0.0.1:8443 (port 0 picks one).
 	Listen string
+	// ReusePort lets several servers listen on one port (SO_REUSEPORT): the
+	// kernel spreads connections over them.
+	ReusePort bool
 	// TLS terminates TLS when set (wss://); nil serves plain ws://.
 	TLS *tls.Config
 	// MaxFrameBytes bounds an incoming frame (default 1 MiB); larger frames close the connection with 1009.
@@ -108,7 +111,7 @@ func Listen(cfg Config) (*Server, error) {
 	// out of step, and the close handshake would fail. wakeSlack lets the
 	// rest of a frame already on its way arrive; a busy connection sees Down
 	// at its next frame anyway.
-	ln, err := listener.Listen(cfg.Listen, listener.Options{Wake: func(c net.Conn) { _ = c.SetReadDeadline(time.Now().Add(wakeSlack)) }})
+	ln, err := listener.Listen(cfg.Listen, listener.Options{ReusePort: cfg.ReusePort, Wake: func(c net.Conn) { _ = c.SetReadDeadline(time.Now().Add(wakeSlack)) }})
 	if err != nil {
 		return nil, err
 	}

@@ -22,6 +22,7 @@ import (
 func cmdServe(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:8443", "address to listen on (port 0 picks a free port)")
+	reuse := fs.Bool("reuseport", false, "share the port with other serve processes (SO_REUSEPORT): the kernel spreads connections over them")
 	plain := fs.Bool("plain", false, "serve plain ws:// instead of wss://")
 	certFile := fs.String("cert", "", "PEM certificate (chain) file; without it a fresh self-signed chain is made")
 	keyFile := fs.String("key", "", "PEM private key file for --cert")
@@ -62,7 +63,7 @@ Flags:
 	if *echoDelay < 0 {
 		return errorCode(stderr, "serve", &bench.InputError{Err: fmt.Errorf("--echo-delay must not be negative")})
 	}
-	cfg := target.Config{Listen: *listen, MaxFrameBytes: *maxFrame, IdleTimeout: *idle, EchoDelay: *echoDelay}
+	cfg := target.Config{Listen: *listen, ReusePort: *reuse, MaxFrameBytes: *maxFrame, IdleTimeout: *idle, EchoDelay: *echoDelay}
 	for _, v := range *stalls {
 		st, err := target.ParseStall(v)
 		if err != nil {

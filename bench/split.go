@@ -1,0 +1,268 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wssbench/wssbench/bench/driver"
+	"github.com/wssbench/wssbench/bench/env"
+	"github.com/wssbench/wssbench/bench/fleet"
+	"github.com/wssbench/wssbench/bench/proc"
+)
+
+// memberGrace is how long a driver process may take to close its
+// connections and write its result after a Ctrl-C.
+const memberGrace = 20 * time.Second
+
+// startLead is how far ahead of now the parent sets the members' common
+// start time, so each has read it before it comes.
+const startLead = 50 * time.Millisecond
+
+// MemberSpec is what the parent of a split run gives one driver process, as
+// a JSON file: the config of its share, ready to run against the parent's
+// target, and where to write its result.
+type MemberSpec struct {
+	// Config is the member's config: one cell, its share of the connections
+	// and of the connect rate, the target (the parent's, when built-in) and
+	// the CA to trust.
+	Config Config `json:"config"`
+	// Result is the path the member writes its result to.
+	Result string `json:"result"`
+	// Interval is how often it collects histograms and reports progress.
+	Interval time.Duration `json:"interval"`
+}
+
+// ReadMemberSpec reads the spec file the parent of a split run wrote.
+func ReadMemberSpec(path string) (*MemberSpec, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var s MemberSpec
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &s, nil
+}
+
+// runSplit runs one cell over lay.Drivers driver processes: it starts the
+// servers (for the built-in target), then the members, each with its share;
+// starts them together; relays their progress; and merges what they
+// measured with what it measured of the servers. A member that dies costs
+// only its own share: the others' figures are merged and the verdict names it.
+func runSplit(ctx context.Context, cell *Cell, rep int, lay Layout, opt Options) (*Result, error) {
+	cfg := &cell.Config
+	res := &Result{Config: *cfg, Cell: cell, Repetition: rep, Topology: cell.Topology, StartedAt: time.Now(), Layout: lay}
+	dir, err := env.MakeRunDir()
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	base := *cfg
+	base.Procs, base.TargetProcs, base.Thresholds, base.Repeat, base.Matrix = 1, 0, nil, 1, nil
+	base.SourceIPs = ipList(lay.SourceIPs)
+	var servers *env.Env
+	var targetPIDs []int
+	var proxyPID int
+	if cfg.Target == "" {
+		if servers, err = env.Start(ctx, cell.envSpec(opt, lay)); err != nil {
+			return nil, err
+		}
+		defer servers.Stop()
+		res.BuiltinTarget = true
+		targetPIDs, proxyPID = servers.TargetPIDs(), servers.ProxyPID()
+		res.Warnings = append(res.Warnings, servers.Warnings()...)
+		if err := memberTarget(&base, servers, dir); err != nil {
+			return nil, err
+		}
+	}
+	res.Warnings = append(res.Warnings, lay.Warnings...)
+
+	served := newServerCPU(targetPIDs, proxyPID)
+	onPhase := func(name string, _ time.Time) {
+		if name == driver.PhaseConnect && proxyPID > 0 {
+			if rss, err := proc.TreePeakRSS(proxyPID); err == nil {
+				res.Memory.ProxyBaselineRSS = rss
+			}
+		}
+		served.mark(name, -1)
+	}
+	members, results, err := memberSpecs(base, lay, opt, dir)
+	if err != nil {
+		return nil, err
+	}
+	f, err := fleet.Start(ctx, members, onPhase)
+	if err != nil {
+		return nil, fmt.Errorf("start the driver processes: %w", err)
+	}
+	if err := awaitStart(ctx, Options{Shard: opt.Shard, OnWait: opt.OnWait}, res); err != nil {
+		f.Kill()
+		return nil, err
+	}
+	stopProgress := relayProgress(f, cfg, opt, res.StartedAt)
+	f.Go(time.Now().Add(startLead))
+	outcomes := f.Wait(ctx, memberGrace)
+	onPhase(driver.PhaseDone, time.Now())
+	stopProgress()
+
+	var parts []*Result
+	var names, failures []string
+	for i, o := range outcomes {
+		part, rerr := opt.ReadMember(results[i])
+		switch {
+		case rerr != nil && o.Err == nil:
+			failures = append(failures, fmt.Sprintf("%s (pid %d) wrote no result (%v): its connections are not in the report", o.Name, o.PID, rerr))
+		case rerr != nil:
+			failures = append(failures, o.Describe()+": its connections are not in the report")
+		case o.Err != nil:
+			failures = append(failures, o.Describe())
+		}
+		if rerr == nil {
+			parts = append(parts, part)
+			names = append(names, o.Name)
+		}
+	}
+	if len(parts) == 0 {
+		return nil, fmt.Errorf("no driver process wrote a result: %v", errors.Join(stringErrs(failures)...))
+	}
+	m := mergeParts(cell, parts)
+	res.Stats, res.Histograms, res.Timeline, res.Intervals, res.Clipped = m.Stats, m.Histograms, m.Timeline, m.Intervals, m.Clipped
+	res.TargetURL = m.TargetURL
+	res.Memory = Memory{DriverBaselineRSS: m.Memory.DriverBaselineRSS, DriverPeakRSS: m.Memory.DriverPeakRSS,
+		DriverHeapInUse: m.Memory.DriverHeapInUse, DriverStackInUse: m.Memory.DriverStackInUse, ProxyBaselineRSS: res.Memory.ProxyBaselineRSS}
+	res.Warnings = appendNew(res.Warnings, m.Warnings...)
+	res.ChildFailures = append(m.ChildFailures, failures...)
+	if ctx.Err() != nil {
+		res.Stats.Interrupted = true
+	}
+	res.Elapsed = time.Since(res.StartedAt)
+	served.readMemory(res)
+	if servers != nil {
+		stopServers(servers, res)
+	}
+	sc := served.phases(cfg.RunMode())
+	res.CPU = CPU{Driver: m.CPU.Driver, DriverByPhase: m.CPU.DriverByPhase,
+		Target: sc.Target, TargetByPhase: sc.TargetByPhase, Proxy: sc.Proxy, ProxyByPhase: sc.ProxyByPhase}
+	res.Health = mergedHealth(res, parts, names, runtime.NumCPU())
+	res.Processes = append(m.Processes, served.processes()...)
+	return res, nil
+}
+
+// memberTarget points a member's config at the parent's built-in target:
+// its URL, its CA (written into dir) and, for mutual TLS, a client
+// certificate from its chain.
+func memberTarget(c *Config, servers *env.Env, dir string) error {
+	c.Target, c.ServerName, c.Topology, c.ProxyDelay, c.CertKey, c.ChainLength = servers.URL(), "localhost", nil, 0, "", 0
+	u, err := ParseTarget(c.Target)
+	if err != nil {
+		return err
+	}
+	if u.Scheme != "wss" {
+		return nil
+	}
+	c.CAFile = filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(c.CAFile, servers.Chain().CAPEM, 0o644); err != nil {
+		return err
+	}
+	if c.ClientCert == ClientCertAuto {
+		if c.ClientCert, c.ClientKey, err = servers.Chain().WriteClientFiles(dir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// memberSpecs writes each member's spec file and returns the members to
+// start and the paths of their results.
+func memberSpecs(base Config, lay Layout, opt Options, dir string) ([]fleet.Member, []string, error) {
+	n := lay.Drivers
+	// Each member runs loops (or handshakes) on its own share of the cores.
+	procs := max(1, runtime.NumCPU()/n)
+	var members []fleet.Member
+	var results []string
+	for i := 1; i <= n; i++ {
+		c := base
+		c.Conns = partShare(lay.Conns, i, n)
+		c.ConnectRate = base.ConnectRate * float64(c.Conns) / float64(lay.Conns)
+		spec := MemberSpec{Config: c, Result: filepath.Join(dir, fmt.Sprintf("member-%d.json", i)), Interval: opt.Interval}
+		b, err := json.Marshal(spec)
+		if err != nil {
+			return nil, nil, err
+		}
+		path := filepath.Join(dir, fmt.Sprintf("member-%d.spec.json", i))
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			return nil, nil, err
+		}
+		members = append(members, fleet.Member{Name: memberName(i, n), Argv: append(append([]string{}, opt.DriveArgv...), path),
+			Env: []string{"GOMAXPROCS=" + strconv.Itoa(procs)}})
+		results = append(results, spec.Result)
+	}
+	return members, results, nil
+}
+
+func memberName(i, n int) string { return fmt.Sprintf("driver process %d of %d", i, n) }
+
+// relayProgress reports the members' summed progress every interval until stopped.
+func relayProgress(f *fleet.Fleet, cfg *Config, opt Options, start time.Time) func() {
+	if opt.Progress == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(opt.Interval)
+		defer t.Stop()
+		var prev driver.Progress
+		prevAt := time.Now()
+		for {
+			select {
+			case now := <-t.C:
+				p := f.Progress()
+				fps := float64(p.FramesReceived-prev.FramesReceived) / now.Sub(prevAt).Seconds()
+				opt.Progress(Progress{Progress: p, Target: cfg.Conns, Elapsed: time.Since(start), FramesPerSec: fps})
+				prev, prevAt = p, now
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+func ipList(ips []net.IP) string {
+	parts := make([]string, len(ips))
+	for i, ip := range ips {
+		parts[i] = ip.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+func stringErrs(ss []string) []error {
+	out := make([]error, len(ss))
+	for i, s := range ss {
+		out[i] = errors.New(s)
+	}
+	return out
+}
+
+// appendNew appends the items of add not already in list.
+func appendNew(list []string, add ...string) []string {
+	for _, a := range add {
+		if !contains(list, a) {
+			list = append(list, a)
+		}
+	}
+	return list
+}
