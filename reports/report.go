@@ -57,6 +57,76 @@ type Report struct {
 	// Intervals are each collection interval's histograms, the same encoding
 	// by metric name, for the interval log (.hlog).
 	Intervals []Interval `json:"intervals,omitempty"`
+	// PhaseMarks are when each phase of the run began (connect, steady,
+	// close, done), so a report can be merged with others exactly.
+	PhaseMarks []PhaseMark `json:"phase_marks,omitempty"`
+	// Procs is how many driver processes ran the load (summed over shards).
+	Procs int `json:"procs,omitempty"`
+	// Layout is how the run was laid out over processes and addresses.
+	Layout *Layout `json:"layout,omitempty"`
+	// Processes are each process's figures: every driver process, target
+	// process and proxy.
+	Processes []Process `json:"processes,omitempty"`
+	// Shard is set on the report of one shard of a run split over machines.
+	Shard *Shard `json:"shard,omitempty"`
+	// Shards is set on the merge of a split run's shards (wssbench merge).
+	Shards *Shards `json:"shards,omitempty"`
+}
+
+// PhaseMark is when a phase began.
+type PhaseMark struct {
+	Name string    `json:"name"`
+	At   time.Time `json:"at"`
+}
+
+// Layout is how a run was laid out on its machine(s).
+type Layout struct {
+	// Drivers and Targets count driver and built-in target processes.
+	Drivers int `json:"drivers"`
+	Targets int `json:"targets"`
+	// SourceIPs are the local addresses connections left from; AutoSources
+	// is set when wssbench chose them.
+	SourceIPs   []string `json:"source_ips,omitempty"`
+	AutoSources bool     `json:"auto_sources,omitempty"`
+}
+
+// Process is one process of the run.
+type Process struct {
+	// Role is driver, target or proxy; Index counts within the role from 1;
+	// Shard is the shard it ran in (0 when not sharded).
+	Role  string `json:"role"`
+	Index int    `json:"index"`
+	Shard int    `json:"shard,omitempty"`
+	PID   int    `json:"pid"`
+	// CPUS is its CPU time in seconds; PeakRSS its peak resident memory.
+	CPUS    float64 `json:"cpu_s"`
+	PeakRSS int64   `json:"peak_rss_bytes"`
+	// Established counts a driver process's connections; Saturated is set
+	// for one that could not keep its schedule.
+	Established int64 `json:"established,omitempty"`
+	Saturated   bool  `json:"saturated,omitempty"`
+}
+
+// Shard is one shard's place in a split run.
+type Shard struct {
+	// Index counts from 1 to Count.
+	Index int `json:"index"`
+	Count int `json:"count"`
+	// Conns is this shard's share of the connections.
+	Conns int `json:"conns"`
+	// StartAt is the start time every shard was given (absent: at once);
+	// StartedAt is when this shard's load began.
+	StartAt   *time.Time `json:"start_at,omitempty"`
+	StartedAt time.Time  `json:"started_at"`
+}
+
+// Shards describes the shards of a merged run.
+type Shards struct {
+	Count int `json:"count"`
+	// StartSkewMs is the latest shard's load start minus the earliest's.
+	StartSkewMs float64 `json:"start_skew_ms"`
+	// Shards are each shard's place, by index.
+	Shards []Shard `json:"shards"`
 }
 
 // Crosscheck compares what the built-in target counted with what the driver
@@ -95,13 +165,16 @@ type Target struct {
 
 // Connections counts connection attempts and failures by class.
 type Connections struct {
-	Attempted      int64             `json:"attempted"`
-	Established    int64             `json:"established"`
-	Failed         int64             `json:"failed"`
-	PeakConcurrent int64             `json:"peak_concurrent"`
-	ClosedClean    int64             `json:"closed_clean"`
-	Errors         map[string]int64  `json:"errors"`
-	ErrorSamples   map[string]string `json:"error_samples,omitempty"`
+	Attempted      int64            `json:"attempted"`
+	Established    int64            `json:"established"`
+	Failed         int64            `json:"failed"`
+	PeakConcurrent int64            `json:"peak_concurrent"`
+	ClosedClean    int64            `json:"closed_clean"`
+	Errors         map[string]int64 `json:"errors"`
+	// Primed counts untimed connections made before the load (1 per driver
+	// process with --resume: the session ticket's source).
+	Primed       int64             `json:"primed,omitempty"`
+	ErrorSamples map[string]string `json:"error_samples,omitempty"`
 	// ConnectPerSec is connections established per second of the connect phase.
 	ConnectPerSec float64 `json:"connect_per_s"`
 }
@@ -178,6 +251,22 @@ type CPU struct {
 	// HandshakeFrames is DriverUsPerHandshake / DriverUsPerFrame: one handshake costs as much as this many frames.
 	HandshakeFrames       float64 `json:"handshake_frames"`
 	TargetHandshakeFrames float64 `json:"target_handshake_frames"`
+	// ByPhase is each process kind's CPU seconds in each phase.
+	ByPhase *CPUByPhase `json:"by_phase,omitempty"`
+}
+
+// CPUByPhase is CPU seconds by phase of the driver(s), the target(s) and the proxy.
+type CPUByPhase struct {
+	Driver PhaseSeconds `json:"driver"`
+	Target PhaseSeconds `json:"target"`
+	Proxy  PhaseSeconds `json:"proxy"`
+}
+
+// PhaseSeconds is CPU seconds in the connect, steady and close phases.
+type PhaseSeconds struct {
+	ConnectS float64 `json:"connect_s"`
+	SteadyS  float64 `json:"steady_s"`
+	CloseS   float64 `json:"close_s"`
 }
 
 // Memory is resident memory, in bytes.
@@ -188,6 +277,8 @@ type Memory struct {
 	DriverPerConn float64 `json:"driver_rss_per_conn_bytes"`
 	TargetPeakRSS int64   `json:"target_peak_rss_bytes"`
 	ProxyPeakRSS  int64   `json:"proxy_peak_rss_bytes"`
+	// ProxyBaselineRSS is the proxy's RSS before the first connection.
+	ProxyBaselineRSS int64 `json:"proxy_baseline_rss_bytes,omitempty"`
 	// ProxyPerConn is (proxy peak - proxy baseline) / peak concurrent connections.
 	ProxyPerConn float64 `json:"proxy_rss_per_conn_bytes"`
 	// DriverHeapInUse and DriverStackInUse are the driver's Go heap and stacks once all connections are up (after a GC).
@@ -324,5 +415,49 @@ func fromResult(res *bench.Result, meta Meta) *Report {
 	r.Timeline = timelineOf(res.Timeline)
 	r.Histograms = encodeHistograms(res.Histograms)
 	r.Intervals = intervalsOf(res.Intervals)
+	r.Connections.Primed = st.Primed
+	r.Memory.ProxyBaselineRSS = res.Memory.ProxyBaselineRSS
+	ps := func(p bench.PhaseCPU) PhaseSeconds {
+		return PhaseSeconds{ConnectS: p.Connect.Seconds(), SteadyS: p.Steady.Seconds(), CloseS: p.Close.Seconds()}
+	}
+	r.CPU.ByPhase = &CPUByPhase{Driver: ps(c.DriverByPhase), Target: ps(c.TargetByPhase), Proxy: ps(c.ProxyByPhase)}
+	for _, m := range st.Phases {
+		r.PhaseMarks = append(r.PhaseMarks, PhaseMark{Name: m.Name, At: m.At})
+	}
+	layoutOf(r, res)
 	return r
+}
+
+// layoutOf fills in the run's layout, processes and shards.
+func layoutOf(r *Report, res *bench.Result) {
+	lay := res.Layout
+	if lay.Drivers > 0 {
+		r.Procs = lay.Drivers
+		r.Layout = &Layout{Drivers: lay.Drivers, Targets: lay.Targets, AutoSources: lay.AutoSources}
+		for _, ip := range lay.SourceIPs {
+			r.Layout.SourceIPs = append(r.Layout.SourceIPs, ip.String())
+		}
+	}
+	for _, p := range res.Processes {
+		r.Processes = append(r.Processes, Process{Role: p.Role, Index: p.Index, Shard: p.Shard, PID: p.PID,
+			CPUS: p.CPU.Seconds(), PeakRSS: p.PeakRSS, Established: p.Established, Saturated: p.Saturated})
+	}
+	if sh := res.Shard; sh != nil {
+		r.Shard = shardOf(*sh)
+	}
+	if ss := res.Shards; ss != nil {
+		r.Shards = &Shards{Count: ss.Count, StartSkewMs: float64(ss.StartSkew) / 1e6}
+		for _, sh := range ss.Shards {
+			r.Shards.Shards = append(r.Shards.Shards, *shardOf(sh))
+		}
+	}
+}
+
+func shardOf(sh bench.ShardRun) *Shard {
+	out := &Shard{Index: sh.Index, Count: sh.Count, Conns: sh.Conns, StartedAt: sh.StartedAt}
+	if !sh.StartAt.IsZero() {
+		at := sh.StartAt
+		out.StartAt = &at
+	}
+	return out
 }

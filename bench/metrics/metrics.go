@@ -30,6 +30,16 @@ var names = [NumMetrics]string{"tcp_connect", "tls_handshake", "ws_upgrade", "co
 // Name returns the metric's stable name as used in reports, thresholds and .hlog tags.
 func (m Metric) Name() string { return names[m] }
 
+// ByName returns the metric of a name, or false.
+func ByName(name string) (Metric, bool) {
+	for i, n := range names {
+		if n == name {
+			return Metric(i), true
+		}
+	}
+	return 0, false
+}
+
 // Histogram bounds: nanoseconds, 1 µs to 10 minutes, 3 significant figures.
 const (
 	LowestNs  = 1000

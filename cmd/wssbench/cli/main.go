@@ -34,6 +34,7 @@ Usage:
   wssbench serve [flags]        the built-in echo target, wss:// or ws://
   wssbench proxy [flags]        the built-in TLS-terminating proxy in front of a ws:// backend
   wssbench compare BASE CAND    a candidate report against a baseline: the regression gate
+  wssbench merge SHARD.json...  the shards of a run split over machines (run --shard), merged exactly
   wssbench report FILE [flags]  render a saved JSON report as text, HTML (--html) or Markdown (--markdown)
   wssbench version              print the version
 
@@ -47,6 +48,9 @@ Examples:
   wssbench run --target wss://127.0.0.1:8443/ --ca /tmp/wssbench-serve-*/ca.pem
   wssbench run --threshold 'ws_rtt.p99 < 5ms' --threshold 'errors.rate < 0.1%' --junit out/junit.xml
   wssbench compare out/base.json out/cand.json --tolerance 10%
+  wssbench run --mode connect-hold --conns 100000 --duration 30s      split over processes as needed
+  wssbench run --shard 2/4 --start-at 2026-12-01T10:00:00Z --target wss://10.0.0.5:8443/ --ca ca.pem --out shard-2.json
+  wssbench merge shard-*.json --out merged.json --threshold 'ws_rtt.p99 < 5ms'
 
 Exit codes: 0 ok, 1 run failed, 2 bad input, 3 threshold or regression gate failed.
 Run "wssbench COMMAND --help" for a command's flags.
@@ -67,6 +71,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return cmdProxy(args[1:], stdout, stderr)
 	case "compare":
 		return cmdCompare(args[1:], stdout, stderr)
+	case "merge":
+		return cmdMerge(args[1:], stdout, stderr)
+	case "drive":
+		return cmdDrive(args[1:], stdout, stderr)
 	case "report":
 		return cmdReport(args[1:], stdout, stderr)
 	case "version", "--version":

@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -53,6 +54,11 @@ func runFlags(cfg *bench.Config) (*pflag.FlagSet, *runOut) {
 	fs.IntVar(&cfg.ChainLength, "chain-length", cfg.ChainLength, "intermediate CAs in the built-in target's certificate chain")
 	fs.StringVar(&cfg.Engine, "engine", cfg.Engine, "how connections run once up: "+strings.Join(bench.Engines(), " or ")+" (event loops, one per core; or a goroutine each)")
 	fs.DurationVar((*time.Duration)(&cfg.TimerSlack), "timer-slack", time.Duration(cfg.TimerSlack), "loops engine: wake for sends on a grid of this step, batching them (0: each frame at its own due time; lateness is send_lag)")
+	fs.Var((*procsValue)(&cfg.Procs), "procs", "driver processes sharing the load: auto (as many as the open-file limit needs) or a number")
+	fs.Var((*procsValue)(&cfg.TargetProcs), "target-procs", "built-in target processes on one port (SO_REUSEPORT): auto or a number")
+	fs.StringVar(&out.shard, "shard", "", "run shard I of N of a run split over machines, such as 2/4; auto reads JOB_COMPLETION_INDEX and WSSBENCH_SHARDS (a Kubernetes Indexed Job)")
+	fs.StringVar(&out.startAt, "start-at", "", "with --shard: wall-clock time (RFC 3339) at which every shard starts its load, such as 2026-12-01T10:00:00Z")
+	fs.BoolVar(&out.dryRun, "dry-run", false, "plan the run, print its layout and check the outputs, then exit without sending load")
 	fs.StringVar(&cfg.Label, "label", cfg.Label, "name of the run in reports")
 	fs.StringSliceVar(&cfg.Topology, "topology", cfg.Topology, "who terminates TLS in front of the built-in target: "+strings.Join(bench.Topologies(), ", ")+"; several make a comparison")
 	fs.IntVar(&cfg.Repeat, "repeat", cfg.Repeat, "run each topology this many times, interleaved (A B C A B C)")
@@ -86,6 +92,10 @@ Examples:
   wssbench run --conns 200 --duration 5s --html out/r.html --markdown out/r.md --hlog out/r.hlog
   wssbench run --target wss://127.0.0.1:8443/ --ca ca.pem --conns 10000 --source-ips 127.0.0.2-127.0.0.3
   wssbench run --mode connect-hold --conns 9000 --engine goroutines     the other engine, for comparison
+  wssbench run --mode connect-hold --conns 100000 --duration 30s        split over driver and target processes
+  wssbench run --procs 2 --conns 2000 --msg-rate 10                     two driver processes, merged exactly
+  wssbench run --target wss://10.0.0.5:8443/ --ca ca.pem --shard 2/4 --start-at 2026-12-01T10:00:00Z --out shard-2.json
+  wssbench run --mode connect-hold --conns 100000 --dry-run             print the plan only
 
 Flags:
 %s`, fs.FlagUsages())
@@ -96,6 +106,10 @@ Flags:
 type runOut struct {
 	scenario string
 	quiet    bool
+	// shard and startAt place the run in a run split over machines; dryRun
+	// stops after the plan.
+	shard, startAt string
+	dryRun         bool
 	// cpuProfile is a pprof output path for the driver process.
 	cpuProfile string
 	// files are the report files: --out, --html, --markdown, --junit, --hlog.
@@ -140,6 +154,13 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return errorCode(stderr, "run", fmt.Errorf("find the wssbench binary to start the built-in target: %w", err))
 	}
+	opt := bench.Options{TargetArgv: []string{exe, "serve"}, ProxyArgv: []string{exe, "proxy"}, DriveArgv: []string{exe, "drive"}, ReadMember: readMember}
+	if opt.Shard, err = out.parseShard(); err != nil {
+		return errorCode(stderr, "run", err)
+	}
+	if out.dryRun {
+		return dryRun(plan, opt, stdout, stderr)
+	}
 	if out.cpuProfile != "" {
 		if err := checkWritable(out.cpuProfile); err != nil {
 			return errorCode(stderr, "run", &bench.InputError{Err: fmt.Errorf("--cpuprofile: %w", err)})
@@ -164,7 +185,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	opt := bench.Options{TargetArgv: []string{exe, "serve"}, ProxyArgv: []string{exe, "proxy"}}
+	opt.OnLayout = func(cell string, l bench.Layout) { fmt.Fprintf(stderr, "plan: %s\n", l) }
+	opt.OnWait = func(until time.Time) {
+		fmt.Fprintf(stderr, "shard %s: waiting %v for --start-at %s\n", opt.Shard, time.Until(until).Round(time.Millisecond), until.Format(time.RFC3339Nano))
+	}
 	var prog *progressLine
 	if !out.quiet {
 		prog = newProgressLine(stderr)
@@ -213,3 +237,82 @@ func plannedRuns(p *bench.Plan) []reports.RunID {
 	}
 	return out
 }
+
+// parseShard reads --shard and --start-at.
+func (o *runOut) parseShard() (*bench.Shard, error) {
+	if o.shard == "" {
+		if o.startAt != "" {
+			return nil, &bench.InputError{Err: fmt.Errorf("--start-at applies to a shard: add --shard I/N")}
+		}
+		return nil, nil
+	}
+	var sh *bench.Shard
+	var err error
+	if o.shard == "auto" {
+		sh, err = bench.ShardFromEnv(os.Getenv)
+	} else {
+		sh, err = bench.ParseShard(o.shard)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if o.startAt != "" {
+		if sh.StartAt, err = time.Parse(time.RFC3339Nano, o.startAt); err != nil {
+			return nil, &bench.InputError{Err: fmt.Errorf("--start-at %q is not an RFC 3339 time such as 2026-12-01T10:00:00Z", o.startAt)}
+		}
+	}
+	return sh, nil
+}
+
+// dryRun prints the plan's layout on this machine and exits: 0 when it can run.
+func dryRun(plan *bench.Plan, opt bench.Options, stdout, stderr io.Writer) int {
+	layouts, err := bench.Layouts(plan, opt)
+	if err != nil {
+		return errorCode(stderr, "run", err)
+	}
+	for _, c := range plan.Cells {
+		if c.Invalid != nil {
+			fmt.Fprintf(stdout, "%s: not run: %v\n", c.Name, c.Invalid)
+			continue
+		}
+		l := layouts[c]
+		fmt.Fprintf(stdout, "%s: %s\n", c.Name, l)
+		for _, w := range l.Warnings {
+			fmt.Fprintf(stdout, "  warning: %s\n", w)
+		}
+	}
+	if opt.Shard != nil {
+		at := "at once"
+		if !opt.Shard.StartAt.IsZero() {
+			at = "at " + opt.Shard.StartAt.Format(time.RFC3339Nano)
+		}
+		fmt.Fprintf(stdout, "shard %s, starting %s\n", opt.Shard, at)
+	}
+	fmt.Fprintln(stdout, "dry run: no load was sent")
+	return ExitOK
+}
+
+// procsValue is a process count flag: "auto" (0) or a positive number.
+type procsValue int
+
+func (p *procsValue) String() string {
+	if *p == 0 {
+		return "auto"
+	}
+	return strconv.Itoa(int(*p))
+}
+
+func (p *procsValue) Set(s string) error {
+	if s == "auto" {
+		*p = 0
+		return nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 256 {
+		return fmt.Errorf("want auto or a number from 1 to 256, not %q", s)
+	}
+	*p = procsValue(n)
+	return nil
+}
+
+func (p *procsValue) Type() string { return "auto|N" }
