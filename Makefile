@@ -22,6 +22,7 @@ run: build
 ## test: gofmt and vet checks, then every test with the race detector
 test: vet
 	$(GO) test -race -count=1 -timeout 12m ./...
+	cd deploy/kubernetes && $(GO) test -race -count=1 ./...
 
 ## bench: testing.B benchmarks with allocations (framing, histograms, handshakes)
 bench:

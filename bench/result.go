@@ -112,6 +112,14 @@ type ShardsMerged struct {
 	Shards []ShardRun
 }
 
+// Stats are the driver's counts of a run, and PhaseMark the start of one of
+// its phases: aliases, so that a caller turning a saved report back into a
+// Result (to merge it) need not import the driver.
+type (
+	Stats     = driver.Stats
+	PhaseMark = driver.PhaseMark
+)
+
 // PhaseCPU is CPU time spent in each phase of a run.
 type PhaseCPU struct {
 	// Connect is the ramp (or the whole storm); Steady the frame window; Close the close handshakes.

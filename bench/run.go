@@ -36,6 +36,9 @@ type Options struct {
 	// MemberSpec.Result (the report format belongs to the caller, which
 	// writes it too). Needed with DriveArgv.
 	ReadMember func(path string) (*Result, error)
+	// PartsDir, if set, keeps each driver process's own result file there
+	// (member-I.json), beside the merged one.
+	PartsDir string
 	// Shard, if set, runs this machine's share of a run split over machines.
 	Shard *Shard
 	// Member, if set, makes this run one driver process of a split run: it

@@ -118,6 +118,9 @@ func runSplit(ctx context.Context, cell *Cell, rep int, lay Layout, opt Options)
 	var parts []*Result
 	var names, failures []string
 	for i, o := range outcomes {
+		if opt.PartsDir != "" {
+			keepPart(results[i], opt.PartsDir, &res.Warnings)
+		}
 		part, rerr := opt.ReadMember(results[i])
 		switch {
 		case rerr != nil && o.Err == nil:
@@ -265,4 +268,15 @@ func appendNew(list []string, add ...string) []string {
 		}
 	}
 	return list
+}
+
+// keepPart copies a member's result file into dir.
+func keepPart(path, dir string, warnings *[]string) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, filepath.Base(path)), b, 0o644)
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		*warnings = append(*warnings, fmt.Sprintf("--parts-dir: %v", err))
+	}
 }

@@ -47,5 +47,17 @@ func (cell *Cell) envSpec(opt Options, lay Layout) env.Spec {
 		ProxyDelay:  time.Duration(c.ProxyDelay),
 		MaxConns:    lay.Conns + 100,
 		Targets:     lay.Targets,
+		IdleTimeout: cell.runLength(lay) + 2*time.Minute,
 	}
+}
+
+// runLength bounds how long a run of the cell may take: its ramp (10
+// minutes when it connects as fast as it can), its window, and its timeouts.
+func (cell *Cell) runLength(lay Layout) time.Duration {
+	c := &cell.Config
+	ramp := 10 * time.Minute
+	if c.ConnectRate > 0 {
+		ramp = time.Duration(float64(lay.Conns) / c.ConnectRate * float64(time.Second))
+	}
+	return ramp + time.Duration(c.Duration) + time.Duration(c.ConnectTimeout) + time.Duration(c.FrameTimeout)
 }

@@ -8,7 +8,6 @@ import (
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/wssbench/wssbench/bench"
-	"github.com/wssbench/wssbench/bench/driver"
 	"github.com/wssbench/wssbench/bench/metrics"
 )
 
@@ -38,14 +37,14 @@ func (r *Report) Result() (*bench.Result, error) {
 		res.Cell.Name = r.Cell
 	}
 	if r.NotRun != "" {
-		res.Stats = &driver.Stats{}
+		res.Stats = &bench.Stats{}
 		return res, nil
 	}
 	if len(r.PhaseMarks) == 0 {
 		return nil, fmt.Errorf("it has no phase_marks: written by a wssbench older than merge, or not by wssbench")
 	}
 	c, t := r.Connections, r.TLS
-	st := &driver.Stats{Attempted: c.Attempted, Established: c.Established, Failed: c.Failed,
+	st := &bench.Stats{Attempted: c.Attempted, Established: c.Established, Failed: c.Failed,
 		Errors: copyCounts(c.Errors), ErrorSamples: map[string]string{},
 		TLSVersions: copyCounts(t.Versions), CipherSuites: copyCounts(t.CipherSuites), Groups: copyCounts(t.Groups), ALPN: copyCounts(t.ALPN),
 		ClientCertRequested: t.ClientCertRequested, Resumed: t.Resumed, HelloRetry: t.HelloRetry, Handshakes: t.Handshakes,
@@ -57,7 +56,7 @@ func (r *Report) Result() (*bench.Result, error) {
 		st.ErrorSamples[k] = v
 	}
 	for _, m := range r.PhaseMarks {
-		st.Phases = append(st.Phases, driver.PhaseMark{Name: m.Name, At: m.At})
+		st.Phases = append(st.Phases, bench.PhaseMark{Name: m.Name, At: m.At})
 	}
 	res.Stats = st
 	for i := range metrics.NumMetrics {

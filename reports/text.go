@@ -107,6 +107,7 @@ func runText(w io.Writer, r *Report) error {
 		}
 		p.f("\n")
 	}
+	writeProcesses(p, r)
 	if cpu.HandshakeFrames > 0 {
 		p.f("\nheadline     one handshake costs the driver as much CPU as %.0f frames", cpu.HandshakeFrames)
 		if cpu.TargetHandshakeFrames > 0 {
@@ -175,5 +176,38 @@ type printer struct {
 func (p *printer) f(format string, a ...any) {
 	if p.err == nil {
 		_, p.err = fmt.Fprintf(p.w, format, a...)
+	}
+}
+
+// writeProcesses says how the run was split: over driver processes, target
+// processes and shards, with each process's CPU and peak memory.
+func writeProcesses(p *printer, r *Report) {
+	if r.Procs <= 1 && r.Shards == nil && r.Shard == nil && (r.Layout == nil || r.Layout.Targets <= 1) {
+		return
+	}
+	if ss := r.Shards; ss != nil {
+		p.f("shards       %d merged, load start skew %.1f ms\n", ss.Count, ss.StartSkewMs)
+	}
+	if sh := r.Shard; sh != nil {
+		p.f("shard        %d of %d: %d connections\n", sh.Index, sh.Count, sh.Conns)
+	}
+	byRole := map[string][]Process{}
+	for _, pr := range r.Processes {
+		byRole[pr.Role] = append(byRole[pr.Role], pr)
+	}
+	for _, role := range []string{"driver", "target", "proxy"} {
+		ps := byRole[role]
+		if len(ps) < 2 {
+			continue
+		}
+		var cpu float64
+		var rss int64
+		parts := make([]string, 0, len(ps))
+		for _, pr := range ps {
+			cpu += pr.CPUS
+			rss += pr.PeakRSS
+			parts = append(parts, fmt.Sprintf("%.2fs/%.0fMiB", pr.CPUS, float64(pr.PeakRSS)/(1<<20)))
+		}
+		p.f("processes    %d %s: %.2fs CPU, %.1f MiB peak RSS in all (each: %s)\n", len(ps), role, cpu, float64(rss)/(1<<20), strings.Join(parts, " "))
 	}
 }

@@ -53,6 +53,11 @@ type Spec struct {
 	// MaxConns is how many client connections nginx and haproxy allow (0:
 	// their default, see external.Config).
 	MaxConns int
+	// IdleTimeout is how long the target lets a connection send nothing
+	// before it closes it (0: the target's default, 2 minutes). A run sets
+	// it beyond its own length: a connection held idle through a long ramp
+	// must not be closed by the target.
+	IdleTimeout time.Duration
 	// Targets is how many target processes to start (0 or 1: one). Several
 	// listen on one port with SO_REUSEPORT, so their open files add up
 	// (each process may hold about 20,000 here); they need TargetArgv.
@@ -78,6 +83,7 @@ type Env struct {
 	cancel   context.CancelFunc
 	served   []chan error
 	inProc   bool
+	idle     time.Duration
 	warnings []string
 
 	// inProcCounts returns the counts of an in-process target, exact once
@@ -130,6 +136,7 @@ func Start(ctx context.Context, s Spec) (_ *Env, err error) {
 	if s.Targets > 1 && len(s.TargetArgv) == 0 {
 		return nil, fmt.Errorf("%d target processes need TargetArgv: an in-process target is one", s.Targets)
 	}
+	e.idle = s.IdleTimeout
 	if err := e.startTarget(ctx, s.TargetArgv, plain, max(1, s.Targets)); err != nil {
 		return nil, err
 	}
@@ -165,7 +172,7 @@ func (e *Env) startTarget(ctx context.Context, argv []string, plain bool, n int)
 		if plain {
 			tc = nil
 		}
-		srv, err := target.Listen(target.Config{Listen: listenAddr, TLS: tc})
+		srv, err := target.Listen(target.Config{Listen: listenAddr, TLS: tc, IdleTimeout: e.idle})
 		if err != nil {
 			return err
 		}
@@ -181,6 +188,9 @@ func (e *Env) startTarget(ctx context.Context, argv []string, plain bool, n int)
 			name = fmt.Sprintf("built-in target %d of %d", i+1, n)
 		}
 		full := append(append([]string{}, argv...), targetArgs(addr, reuse, plain, e.files, e.server)...)
+		if e.idle > 0 {
+			full = append(full, "--idle-timeout", e.idle.String())
+		}
 		c, u, err := proc.Start(ctx, proc.StartOptions{Name: name, Argv: full, ReadyPrefix: ReadyPrefix})
 		if err != nil {
 			return fmt.Errorf("start the %s: %w", name, err)

@@ -58,6 +58,7 @@ func runFlags(cfg *bench.Config) (*pflag.FlagSet, *runOut) {
 	fs.Var((*procsValue)(&cfg.TargetProcs), "target-procs", "built-in target processes on one port (SO_REUSEPORT): auto or a number")
 	fs.StringVar(&out.shard, "shard", "", "run shard I of N of a run split over machines, such as 2/4; auto reads JOB_COMPLETION_INDEX and WSSBENCH_SHARDS (a Kubernetes Indexed Job)")
 	fs.StringVar(&out.startAt, "start-at", "", "with --shard: wall-clock time (RFC 3339) at which every shard starts its load, such as 2026-12-01T10:00:00Z")
+	fs.StringVar(&out.partsDir, "parts-dir", "", "with several driver processes: also keep each one's own JSON report in this folder (member-I.json)")
 	fs.BoolVar(&out.dryRun, "dry-run", false, "plan the run, print its layout and check the outputs, then exit without sending load")
 	fs.StringVar(&cfg.Label, "label", cfg.Label, "name of the run in reports")
 	fs.StringSliceVar(&cfg.Topology, "topology", cfg.Topology, "who terminates TLS in front of the built-in target: "+strings.Join(bench.Topologies(), ", ")+"; several make a comparison")
@@ -108,8 +109,8 @@ type runOut struct {
 	quiet    bool
 	// shard and startAt place the run in a run split over machines; dryRun
 	// stops after the plan.
-	shard, startAt string
-	dryRun         bool
+	shard, startAt, partsDir string
+	dryRun                   bool
 	// cpuProfile is a pprof output path for the driver process.
 	cpuProfile string
 	// files are the report files: --out, --html, --markdown, --junit, --hlog.
@@ -157,6 +158,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	opt := bench.Options{TargetArgv: []string{exe, "serve"}, ProxyArgv: []string{exe, "proxy"}, DriveArgv: []string{exe, "drive"}, ReadMember: readMember}
 	if opt.Shard, err = out.parseShard(); err != nil {
 		return errorCode(stderr, "run", err)
+	}
+	if opt.PartsDir = out.partsDir; opt.PartsDir != "" {
+		if st, err := os.Stat(opt.PartsDir); err != nil || !st.IsDir() {
+			return errorCode(stderr, "run", &bench.InputError{Err: fmt.Errorf("--parts-dir %s is not a folder: make it first", opt.PartsDir)})
+		}
 	}
 	if out.dryRun {
 		return dryRun(plan, opt, stdout, stderr)
