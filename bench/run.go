@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -253,7 +254,7 @@ func watch(d *driver.Driver, cfg *Config, opt Options, res *Result) func() {
 			opt.OnInterval(iv)
 		}
 		if opt.Progress != nil {
-			opt.Progress(Progress{Progress: tl.prev, Target: cfg.Conns, Elapsed: time.Since(res.StartedAt), FramesPerSec: pt.FramesPerSec})
+			opt.Progress(Progress{Progress: tl.prev, Target: cmp.Or(res.Layout.Conns, cfg.Conns), Elapsed: time.Since(res.StartedAt), FramesPerSec: pt.FramesPerSec})
 		}
 	}
 	wg.Add(1)

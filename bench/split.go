@@ -109,7 +109,7 @@ func runSplit(ctx context.Context, cell *Cell, rep int, lay Layout, opt Options)
 		f.Kill()
 		return nil, err
 	}
-	stopProgress := relayProgress(f, cfg, opt, res.StartedAt)
+	stopProgress := relayProgress(f, lay.Conns, opt, res.StartedAt)
 	f.Go(time.Now().Add(startLead))
 	outcomes := f.Wait(ctx, memberGrace)
 	onPhase(driver.PhaseDone, time.Now())
@@ -216,7 +216,7 @@ func memberSpecs(base Config, lay Layout, opt Options, dir string) ([]fleet.Memb
 func memberName(i, n int) string { return fmt.Sprintf("driver process %d of %d", i, n) }
 
 // relayProgress reports the members' summed progress every interval until stopped.
-func relayProgress(f *fleet.Fleet, cfg *Config, opt Options, start time.Time) func() {
+func relayProgress(f *fleet.Fleet, conns int, opt Options, start time.Time) func() {
 	if opt.Progress == nil {
 		return func() {}
 	}
@@ -234,7 +234,7 @@ func relayProgress(f *fleet.Fleet, cfg *Config, opt Options, start time.Time) fu
 			case now := <-t.C:
 				p := f.Progress()
 				fps := float64(p.FramesReceived-prev.FramesReceived) / now.Sub(prevAt).Seconds()
-				opt.Progress(Progress{Progress: p, Target: cfg.Conns, Elapsed: time.Since(start), FramesPerSec: fps})
+				opt.Progress(Progress{Progress: p, Target: conns, Elapsed: time.Since(start), FramesPerSec: fps})
 				prev, prevAt = p, now
 			case <-done:
 				return

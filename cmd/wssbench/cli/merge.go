@@ -120,10 +120,6 @@ func mergeFiles(paths []string, thresholds []string, override bool) (*bench.Seri
 	}
 	plan.Repeat = repeat
 	plan.Matrix = docs[0].Whole.Comparison.Matrix
-	if docs[0].Series && len(plan.Cells) == 1 && repeat == 1 && !plan.Matrix {
-		// A series of one cell run once (a comparison of one topology) stays a series.
-		plan.Repeat = 1
-	}
 	return &bench.Series{Plan: plan, Runs: merged}, nil
 }
 
