@@ -128,8 +128,8 @@ func TestPreflight(t *testing.T) {
 	// A loopback target gets source addresses chosen for it.
 	c.Target, c.SourceIPs = "", ""
 	lay, err := planCell(t, c).Layout(small, Options{TargetArgv: []string{"wssbench", "serve"}})
-	if err != nil || !lay.AutoSources || len(lay.SourceIPs) != 2 {
-		t.Fatalf("layout = %+v, %v; want two chosen source addresses", lay, err)
+	if err != nil || !lay.AutoSources || len(lay.SourceIPs) != 7 {
+		t.Fatalf("layout = %+v, %v; want 7 chosen source addresses, a quarter of the range each", lay, err)
 	}
 }
 
@@ -146,8 +146,8 @@ func TestLayoutSplitsOverProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lay.Drivers != 6 || lay.Targets != 6 || len(lay.SourceIPs) != 4 || !lay.AutoSources {
-		t.Fatalf("layout = %s (%+v); want 6 drivers, 6 targets, 4 source addresses", lay, lay)
+	if lay.Drivers != 6 || lay.Targets != 6 || len(lay.SourceIPs) != 15 || !lay.AutoSources {
+		t.Fatalf("layout = %s (%+v); want 6 drivers, 6 targets, 15 source addresses", lay, lay)
 	}
 	for _, tc := range []struct {
 		name string
