@@ -283,7 +283,7 @@ func TestMergeShards(t *testing.T) {
 		t.Errorf("shards %+v", m.Shards)
 	}
 	// The gate works on the merged run.
-	if code, _, stderr := runMain(append(append([]string{"merge"}, paths...), "--threshold", "ws_rtt.p50 < 1us", "-q")...); code != ExitGate {
+	if code, _, stderr := runMain(append(append([]string{"merge"}, paths...), "--threshold", "ws_rtt.p50 < 1us")...); code != ExitGate {
 		t.Errorf("a failing threshold on the merge: exit %d, want %d: %s", code, ExitGate, stderr)
 	}
 
@@ -318,7 +318,7 @@ func TestMergeShards(t *testing.T) {
 		{"not a shard", []string{paths[0], paths[1], plain}, []string{"plain.json is not a shard report"}},
 		{"no file", []string{paths[0], filepath.Join(dir, "nope.json")}, []string{"nope.json"}},
 	} {
-		code, _, stderr := runMain(append([]string{"merge", "-q"}, tc.files...)...)
+		code, _, stderr := runMain(append([]string{"merge"}, tc.files...)...)
 		if code != ExitBadInput {
 			t.Errorf("%s: exit %d, want %d: %s", tc.name, code, ExitBadInput, stderr)
 		}
