@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -99,7 +100,7 @@ func TestProcsTwoMergesExactly(t *testing.T) {
 // splitRun starts `run` as a child process with a long window and waits
 // until its stderr shows the load is steady; it returns the command and the
 // report path.
-func splitRun(t *testing.T, args ...string) (*exec.Cmd, string, *strings.Builder) {
+func splitRun(t *testing.T, args ...string) (*exec.Cmd, string, *syncLog) {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "r.json")
 	cmd := exec.Command(os.Args[0], append(append([]string{"run"}, args...), "--out", out)...)
@@ -111,13 +112,13 @@ func splitRun(t *testing.T, args ...string) (*exec.Cmd, string, *strings.Builder
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	var log strings.Builder
+	log := &syncLog{}
 	steady := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(pipe)
 		once := false
 		for sc.Scan() {
-			log.WriteString(sc.Text() + "\n")
+			log.add(sc.Text())
 			if !once && strings.Contains(sc.Text(), "steady") {
 				once = true
 				close(steady)
@@ -129,7 +130,25 @@ func splitRun(t *testing.T, args ...string) (*exec.Cmd, string, *strings.Builder
 	case <-time.After(30 * time.Second):
 		t.Fatalf("the run did not reach its steady window: %s", log.String())
 	}
-	return cmd, out, &log
+	return cmd, out, log
+}
+
+// syncLog collects a child's stderr lines from the goroutine that reads them.
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *syncLog) add(line string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.WriteString(line + "\n")
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // children lists the PIDs of pid's child processes whose command line holds word.
@@ -176,12 +195,17 @@ func TestProcsInterruptWritesMergedPartialReport(t *testing.T) {
 // own share: the others' figures are in the merged report, and the verdict
 // names the one that died.
 func TestProcsMemberDeathIsNamed(t *testing.T) {
-	cmd, out, log := splitRun(t, "--procs", "2", "--conns", "20", "--duration", "3s", "--msg-rate", "5")
+	cmd, out, log := splitRun(t, "--procs", "2", "--conns", "20", "--duration", "60s", "--msg-rate", "5")
 	members := children(t, cmd.Process.Pid, "drive")
 	if len(members) != 2 {
 		t.Fatalf("%d driver processes, want 2", len(members))
 	}
 	if err := syscall.Kill(members[1], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	// The survivor goes on; end the run (its report is partial, and says who died).
+	time.Sleep(time.Second)
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
 	err := cmd.Wait()
