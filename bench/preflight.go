@@ -307,13 +307,15 @@ func (cell *Cell) checkMemory(lay Layout, l Limits) error {
 	if driver.Engine(cell.Config.Engine) == driver.EngineGoroutines {
 		per = driverGoroutinesBytesPerConn
 	}
+	who := "the driver"
 	if cell.Config.Target == "" {
 		per += targetBytesPerConn
+		who = "the driver and the built-in target"
 	}
 	need := int64(lay.Conns) * per
 	if room := l.MemAvailable * 9 / 10; need > room {
-		return inputErr("--conns %d needs about %.1f GiB of memory for the driver%s (%d KiB per connection, an estimate), but %.1f GiB is available: lower --conns to %d or less, or split the run over machines (--shard)",
-			lay.Conns, gib(need), map[bool]string{true: " and the built-in target", false: ""}[cell.Config.Target == ""], per>>10, gib(l.MemAvailable), room/per)
+		return inputErr("--conns %d needs about %.1f GiB of memory for %s (%d KiB per connection, an estimate), but %.1f GiB is available: lower --conns to %d or less, or split the run over machines (--shard)",
+			lay.Conns, gib(need), who, per>>10, gib(l.MemAvailable), room/per)
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/wssbench/wssbench/bench/env"
 	"github.com/wssbench/wssbench/bench/fleet"
 	"github.com/wssbench/wssbench/bench/metrics"
+	"github.com/wssbench/wssbench/bench/pace"
 	"github.com/wssbench/wssbench/bench/proc"
 )
 
@@ -83,39 +84,26 @@ func runOne(ctx context.Context, cell *Cell, rep int, lay Layout, opt Options) (
 	cfg := &cell.Config
 	res := &Result{Config: *cfg, Cell: cell, Repetition: rep, Topology: cell.Topology, StartedAt: time.Now(), Layout: lay}
 	dc := cell.driverFor(lay)
-	var proxyPID int
-	var targetPIDs []int
-	var servers *env.Env
-	if cfg.Target == "" {
-		var err error
-		if servers, err = env.Start(ctx, cell.envSpec(opt, lay)); err != nil {
-			return nil, err
-		}
+	servers, err := startServers(ctx, cell, opt, lay, res)
+	if err != nil {
+		return nil, err
+	}
+	if servers != nil {
 		// Stopped (and counted) below; this stops it on an early return.
 		defer servers.Stop()
-		res.BuiltinTarget, res.TargetInProcess = true, servers.InProcess()
-		targetPIDs, proxyPID = servers.TargetPIDs(), servers.ProxyPID()
 		if dc.URL, err = ParseTarget(servers.URL()); err != nil {
 			return nil, fmt.Errorf("built-in target gave a bad URL %q: %w", servers.URL(), err)
 		}
 		dc.TLS = &tls.Config{RootCAs: servers.Chain().Pool(), ServerName: "localhost"}
 		cell.applyClientTLS(dc.TLS, servers.Chain())
-		res.Warnings = append(res.Warnings, servers.Warnings()...)
 	}
 	res.TargetURL = dc.URL.String()
 	if cfg.Insecure {
 		res.Warnings = append(res.Warnings, "certificate verification was skipped (--insecure)")
 	}
-	res.Warnings = append(res.Warnings, lay.Warnings...)
 
-	servedCPU := newServerCPU(targetPIDs, proxyPID)
+	servedCPU := newServerCPU(servers)
 	dc.OnPhase = func(name string, at time.Time) {
-		if name == driver.PhaseConnect && proxyPID > 0 {
-			// Before the first connection: the proxy's own footprint.
-			if rss, err := proc.TreePeakRSS(proxyPID); err == nil {
-				res.Memory.ProxyBaselineRSS = rss
-			}
-		}
 		if name == driver.PhaseSteady {
 			// Every connection is up and none has closed: where the driver's
 			// memory goes. Taken before the CPU reading, so the collection's
@@ -177,6 +165,23 @@ func runOne(ctx context.Context, cell *Cell, rep int, lay Layout, opt Options) (
 	return res, nil
 }
 
+// startServers starts the built-in target (and the proxy of the cell's
+// topology) laid out as lay, and notes in res what it started; nil when the
+// load goes to --target. The caller stops it.
+func startServers(ctx context.Context, cell *Cell, opt Options, lay Layout, res *Result) (*env.Env, error) {
+	res.Warnings = append(res.Warnings, lay.Warnings...)
+	if cell.Config.Target != "" {
+		return nil, nil
+	}
+	servers, err := env.Start(ctx, cell.envSpec(opt, lay))
+	if err != nil {
+		return nil, err
+	}
+	res.BuiltinTarget, res.TargetInProcess = true, servers.InProcess()
+	res.Warnings = append(res.Warnings, servers.Warnings()...)
+	return servers, nil
+}
+
 // awaitStart holds the load until it may begin: the parent's start time for
 // a driver process of a split run, --start-at for a shard. It records the
 // shard's place in res.
@@ -186,7 +191,7 @@ func awaitStart(ctx context.Context, opt Options, res *Result) error {
 		if err != nil {
 			return fmt.Errorf("waiting for the start: %w", err)
 		}
-		sleepUntil(ctx, at)
+		pace.SleepUntil(ctx, at)
 	}
 	sh := opt.Shard
 	if sh == nil {
@@ -200,7 +205,7 @@ func awaitStart(ctx context.Context, opt Options, res *Result) error {
 		if opt.OnWait != nil {
 			opt.OnWait(sh.StartAt)
 		}
-		if !sleepUntil(ctx, sh.StartAt) {
+		if !pace.SleepUntil(ctx, sh.StartAt) {
 			return fmt.Errorf("interrupted while waiting for --start-at %s", sh.StartAt.Format(time.RFC3339))
 		}
 	default:
@@ -209,18 +214,6 @@ func awaitStart(ctx context.Context, opt Options, res *Result) error {
 	}
 	res.Shard.StartedAt = time.Now()
 	return nil
-}
-
-// sleepUntil waits until t or ctx ends; false if ctx ended first.
-func sleepUntil(ctx context.Context, t time.Time) bool {
-	tm := time.NewTimer(time.Until(t))
-	defer tm.Stop()
-	select {
-	case <-tm.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // stopServers stops what the run started, records a child that died during

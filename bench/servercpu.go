@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/wssbench/wssbench/bench/driver"
+	"github.com/wssbench/wssbench/bench/env"
 	"github.com/wssbench/wssbench/bench/proc"
 )
 
@@ -21,6 +22,8 @@ const (
 type serverCPU struct {
 	targets []int
 	proxy   int
+	// proxyBase is the proxy's RSS at the connect mark, before the first connection.
+	proxyBase int64
 
 	mu sync.Mutex
 	// marks holds, by phase, the driver's, the targets' (summed) and the
@@ -32,32 +35,45 @@ type serverCPU struct {
 	proxyRSS  int64
 }
 
-func newServerCPU(targets []int, proxy int) *serverCPU {
-	return &serverCPU{targets: targets, proxy: proxy, marks: map[string][3]time.Duration{}, perTarget: map[string][]time.Duration{}}
+// newServerCPU reads the servers' processes (none when servers is nil, or
+// when they run inside this process).
+func newServerCPU(servers *env.Env) *serverCPU {
+	s := &serverCPU{marks: map[string][3]time.Duration{}, perTarget: map[string][]time.Duration{}}
+	if servers != nil {
+		s.targets, s.proxy = servers.TargetPIDs(), servers.ProxyPID()
+	}
+	return s
 }
 
 // mark records the readings at the start of phase name; driverCPU is the
 // driver's CPU so far (-1 when the driver's CPU is measured elsewhere).
 func (s *serverCPU) mark(name string, driverCPU time.Duration) {
+	// No target of ours, or one that could not be read, leaves the sum unknown.
 	t, p := time.Duration(-1), time.Duration(-1)
 	each := make([]time.Duration, len(s.targets))
+	if len(s.targets) > 0 {
+		t = 0
+	}
 	for i, pid := range s.targets {
-		each[i] = -1
-		if v, err := proc.TreeCPU(pid); err == nil {
-			each[i] = v
-			if t < 0 {
-				t = 0
-			}
+		v, err := proc.TreeCPU(pid)
+		if err != nil {
+			each[i], t = -1, -1
+			continue
+		}
+		each[i] = v
+		if t >= 0 {
 			t += v
-		} else {
-			// One target unread makes the sum unknown.
-			t = -1
-			break
 		}
 	}
 	if s.proxy > 0 {
 		if v, err := proc.TreeCPU(s.proxy); err == nil {
 			p = v
+		}
+		if name == driver.PhaseConnect {
+			// Before the first connection: the proxy's own footprint.
+			if rss, err := proc.TreePeakRSS(s.proxy); err == nil {
+				s.proxyBase = rss
+			}
 		}
 	}
 	s.mu.Lock()
@@ -87,6 +103,7 @@ func (s *serverCPU) readMemory(res *Result) {
 		if rss, err := proc.TreePeakRSS(s.proxy); err == nil {
 			res.Memory.ProxyPeakRSS, s.proxyRSS = rss, rss
 		}
+		res.Memory.ProxyBaselineRSS = s.proxyBase
 	}
 }
 

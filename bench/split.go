@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -17,7 +16,6 @@ import (
 	"github.com/wssbench/wssbench/bench/driver"
 	"github.com/wssbench/wssbench/bench/env"
 	"github.com/wssbench/wssbench/bench/fleet"
-	"github.com/wssbench/wssbench/bench/proc"
 )
 
 // memberGrace is how long a driver process may take to close its
@@ -70,33 +68,19 @@ func runSplit(ctx context.Context, cell *Cell, rep int, lay Layout, opt Options)
 	defer os.RemoveAll(dir)
 	base := *cfg
 	base.Procs, base.TargetProcs, base.Thresholds, base.Repeat, base.Matrix = 1, 0, nil, 1, nil
-	base.SourceIPs = ipList(lay.SourceIPs)
-	var servers *env.Env
-	var targetPIDs []int
-	var proxyPID int
-	if cfg.Target == "" {
-		if servers, err = env.Start(ctx, cell.envSpec(opt, lay)); err != nil {
-			return nil, err
-		}
+	base.SourceIPs = ipRange(lay.SourceIPs)
+	servers, err := startServers(ctx, cell, opt, lay, res)
+	if err != nil {
+		return nil, err
+	}
+	if servers != nil {
 		defer servers.Stop()
-		res.BuiltinTarget = true
-		targetPIDs, proxyPID = servers.TargetPIDs(), servers.ProxyPID()
-		res.Warnings = append(res.Warnings, servers.Warnings()...)
 		if err := memberTarget(&base, servers, dir); err != nil {
 			return nil, err
 		}
 	}
-	res.Warnings = append(res.Warnings, lay.Warnings...)
-
-	served := newServerCPU(targetPIDs, proxyPID)
-	onPhase := func(name string, _ time.Time) {
-		if name == driver.PhaseConnect && proxyPID > 0 {
-			if rss, err := proc.TreePeakRSS(proxyPID); err == nil {
-				res.Memory.ProxyBaselineRSS = rss
-			}
-		}
-		served.mark(name, -1)
-	}
+	served := newServerCPU(servers)
+	onPhase := func(name string, _ time.Time) { served.mark(name, -1) }
 	members, results, err := memberSpecs(base, lay, opt, dir)
 	if err != nil {
 		return nil, err
@@ -105,7 +89,7 @@ func runSplit(ctx context.Context, cell *Cell, rep int, lay Layout, opt Options)
 	if err != nil {
 		return nil, fmt.Errorf("start the driver processes: %w", err)
 	}
-	if err := awaitStart(ctx, Options{Shard: opt.Shard, OnWait: opt.OnWait}, res); err != nil {
+	if err := awaitStart(ctx, opt, res); err != nil {
 		f.Kill()
 		return nil, err
 	}
@@ -136,13 +120,13 @@ func runSplit(ctx context.Context, cell *Cell, rep int, lay Layout, opt Options)
 		}
 	}
 	if len(parts) == 0 {
-		return nil, fmt.Errorf("no driver process wrote a result: %v", errors.Join(stringErrs(failures)...))
+		return nil, fmt.Errorf("no driver process wrote a result: %s", strings.Join(failures, "; "))
 	}
 	m := mergeParts(cell, parts)
 	res.Stats, res.Histograms, res.Timeline, res.Intervals, res.Clipped = m.Stats, m.Histograms, m.Timeline, m.Intervals, m.Clipped
 	res.TargetURL = m.TargetURL
 	res.Memory = Memory{DriverBaselineRSS: m.Memory.DriverBaselineRSS, DriverPeakRSS: m.Memory.DriverPeakRSS,
-		DriverHeapInUse: m.Memory.DriverHeapInUse, DriverStackInUse: m.Memory.DriverStackInUse, ProxyBaselineRSS: res.Memory.ProxyBaselineRSS}
+		DriverHeapInUse: m.Memory.DriverHeapInUse, DriverStackInUse: m.Memory.DriverStackInUse}
 	res.Warnings = appendNew(res.Warnings, m.Warnings...)
 	res.ChildFailures = append(m.ChildFailures, failures...)
 	if ctx.Err() != nil {
@@ -242,22 +226,6 @@ func relayProgress(f *fleet.Fleet, conns int, opt Options, start time.Time) func
 		}
 	}()
 	return func() { close(done); wg.Wait() }
-}
-
-func ipList(ips []net.IP) string {
-	parts := make([]string, len(ips))
-	for i, ip := range ips {
-		parts[i] = ip.String()
-	}
-	return strings.Join(parts, ",")
-}
-
-func stringErrs(ss []string) []error {
-	out := make([]error, len(ss))
-	for i, s := range ss {
-		out[i] = errors.New(s)
-	}
-	return out
 }
 
 // appendNew appends the items of add not already in list.

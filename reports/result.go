@@ -2,6 +2,7 @@ package reports
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"net"
 	"time"
@@ -45,16 +46,13 @@ func (r *Report) Result() (*bench.Result, error) {
 	}
 	c, t := r.Connections, r.TLS
 	st := &bench.Stats{Attempted: c.Attempted, Established: c.Established, Failed: c.Failed,
-		Errors: copyCounts(c.Errors), ErrorSamples: map[string]string{},
-		TLSVersions: copyCounts(t.Versions), CipherSuites: copyCounts(t.CipherSuites), Groups: copyCounts(t.Groups), ALPN: copyCounts(t.ALPN),
+		Errors: maps.Clone(c.Errors), ErrorSamples: maps.Clone(c.ErrorSamples),
+		TLSVersions: maps.Clone(t.Versions), CipherSuites: maps.Clone(t.CipherSuites), Groups: maps.Clone(t.Groups), ALPN: maps.Clone(t.ALPN),
 		ClientCertRequested: t.ClientCertRequested, Resumed: t.Resumed, HelloRetry: t.HelloRetry, Handshakes: t.Handshakes,
 		HandshakeBytesOut: int64(math.Round(t.HandshakeBytesOut * float64(t.Handshakes))),
 		HandshakeBytesIn:  int64(math.Round(t.HandshakeBytesIn * float64(t.Handshakes))),
 		FramesSent:        r.Frames.Sent, FramesReceived: r.Frames.Received, FramesLost: r.Frames.Lost,
 		ClosedClean: c.ClosedClean, PeakConcurrent: c.PeakConcurrent, Interrupted: r.Partial, Primed: c.Primed}
-	for k, v := range c.ErrorSamples {
-		st.ErrorSamples[k] = v
-	}
 	for _, m := range r.PhaseMarks {
 		st.Phases = append(st.Phases, bench.PhaseMark{Name: m.Name, At: m.At})
 	}
@@ -115,14 +113,6 @@ func (r *Report) Result() (*bench.Result, error) {
 		res.Layout.Conns = sh.Conns
 	}
 	return res, nil
-}
-
-func copyCounts(m map[string]int64) map[string]int64 {
-	out := make(map[string]int64, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // intervalsBack decodes the report's interval histograms.

@@ -64,11 +64,9 @@ type Fleet struct {
 	members []*member
 	onPhase func(name string, at time.Time)
 
-	mu       sync.Mutex
-	up       int
-	steady   bool
-	closing  bool
-	released chan struct{}
+	mu      sync.Mutex
+	steady  bool
+	closing bool
 }
 
 type member struct {
@@ -84,7 +82,7 @@ type member struct {
 // time Go gives), steady (when the last member is up), close (when the first
 // member begins closing). A member that fails to start stops the others.
 func Start(ctx context.Context, members []Member, onPhase func(name string, at time.Time)) (*Fleet, error) {
-	f := &Fleet{onPhase: onPhase, released: make(chan struct{})}
+	f := &Fleet{onPhase: onPhase}
 	for _, m := range members {
 		mm := &member{Member: m}
 		c, _, err := proc.Start(ctx, proc.StartOptions{Name: m.Name, Argv: m.Argv, Env: m.Env, Stdin: true,
@@ -163,7 +161,6 @@ func (f *Fleet) maybeSteady() {
 		f.onPhase(driver.PhaseSteady, time.Now())
 	}
 	f.send(cmdSteady)
-	close(f.released)
 }
 
 // send writes a line to every member's stdin; a member that has exited is skipped.

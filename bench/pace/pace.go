@@ -1,9 +1,11 @@
 // Package pace computes when things should happen: connection arrivals during
 // a ramp and frame send times in open-loop mode. Schedules are pure functions
-// of an event's index, so a late event never shifts the ones after it.
+// of an event's index, so a late event never shifts the ones after it;
+// SleepUntil waits for such a time.
 package pace
 
 import (
+	"context"
 	"math"
 	"time"
 )
@@ -65,4 +67,20 @@ func (r Ramp) At(i int64) time.Duration {
 		t = (-r.From + math.Sqrt(r.From*r.From+2*slope*n)) / slope
 	}
 	return time.Duration(t * float64(time.Second))
+}
+
+// SleepUntil waits until t or ctx ends; it reports false if ctx ended first.
+func SleepUntil(ctx context.Context, t time.Time) bool {
+	wait := time.Until(t)
+	if wait <= 0 {
+		return ctx.Err() == nil
+	}
+	tm := time.NewTimer(wait)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }

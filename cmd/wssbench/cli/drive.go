@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -72,11 +71,7 @@ func cmdDrive(args []string, stdout, stderr io.Writer) int {
 
 // readMember reads the report a driver process wrote back into its result.
 func readMember(path string) (*bench.Result, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	doc, err := reports.Decode(bytes.NewReader(b), path)
+	doc, err := reports.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
