@@ -114,7 +114,10 @@ type conn struct {
 // dial opens connection id, offering a session ticket when resume is set. On
 // failure it returns the phase that failed.
 func (d *dialer) dial(ctx context.Context, id int, resume bool) (*conn, Phase, error) {
-	nd := net.Dialer{Timeout: d.timeout}
+	// No TCP keepalive: WebSocket pings are the liveness check, and Go's
+	// default (a probe every 15 s) from 200,000 idle connections overflowed
+	// loopback's backlog here, so lost probes aborted 13,000 connections.
+	nd := net.Dialer{Timeout: d.timeout, KeepAlive: -1}
 	if n := len(d.sources); n > 0 {
 		nd.LocalAddr = &net.TCPAddr{IP: d.sources[id%n]}
 		// Choose the port at connect, for the whole 4-tuple, not at bind: a

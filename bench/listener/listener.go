@@ -54,7 +54,10 @@ type Listener struct {
 
 // Listen opens a TCP listening socket on addr, such as 127.0.0.1:0.
 func Listen(addr string, o Options) (*Listener, error) {
-	var lc net.ListenConfig
+	// No TCP keepalive on accepted connections, as the driver dials them
+	// (see driver.dialer): a load harness's idle connections must not cost
+	// probes the measurement did not ask for.
+	lc := net.ListenConfig{KeepAlive: -1}
 	if o.ReusePort {
 		lc.Control = reusePort
 	}

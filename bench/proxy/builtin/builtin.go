@@ -109,7 +109,7 @@ func Listen(cfg Config) (*Server, error) {
 	if cfg.HandshakeTimeout <= 0 {
 		cfg.HandshakeTimeout = 10 * time.Second
 	}
-	s := &Server{cfg: cfg, dialer: net.Dialer{Timeout: cfg.DialTimeout}}
+	s := &Server{cfg: cfg, dialer: net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: -1}}
 	// Stop closes every tracked connection (the default wake-up): their
 	// goroutines see the errors and end; the loops close their pairs.
 	ln, err := listener.Listen(cfg.Listen, listener.Options{OnStop: s.stopLoops})
