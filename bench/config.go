@@ -107,6 +107,35 @@ type Config struct {
 	// TargetProcs is how many built-in target processes listen on the one
 	// port (SO_REUSEPORT; 0: as many as the open-file limit needs).
 	TargetProcs int `yaml:"target_procs,omitempty" json:"target_procs,omitempty"`
+	// Latency says how a frame's latency is taken: echo (the default: the
+	// frame comes back as sent), reply (a reply carries its request's
+	// sequence) or stamp (frames carry their publisher's send time).
+	Latency *Latency `yaml:"latency,omitempty" json:"latency,omitempty"`
+	// Steps run on every connection as it comes up (sends and expects),
+	// for a run without roles.
+	Steps []Step `yaml:"steps,omitempty" json:"steps,omitempty"`
+	// Send is the template of the steady pattern's frames, for a run
+	// without roles (empty: the stamped echo payload of size bytes).
+	Send string `yaml:"send,omitempty" json:"send,omitempty"`
+	// Receive, for a run without roles, sends nothing in the steady window:
+	// the connections only receive (a push stream).
+	Receive bool `yaml:"receive,omitempty" json:"receive,omitempty"`
+	// Roles split the connections into named roles, each with its own
+	// steps and steady pattern, each reported on its own.
+	Roles []Role `yaml:"roles,omitempty" json:"roles,omitempty"`
+	// Stages shape the load over time: each stage moves the connections,
+	// connect rate and frame rate linearly to its targets over its duration.
+	Stages []Stage `yaml:"stages,omitempty" json:"stages,omitempty"`
+	// Storm drops a share of the connections abruptly at a given time and
+	// lets them reconnect.
+	Storm *Storm `yaml:"storm,omitempty" json:"storm,omitempty"`
+	// Rooms makes the built-in target a chat server: every data frame from
+	// a connection is delivered to every other connection of its room, rooms
+	// of this size filled in connection order (or named by the URL path).
+	Rooms int `yaml:"rooms,omitempty" json:"rooms,omitempty"`
+	// PushRate makes the built-in target push stamped frames to every
+	// connection at this rate (frames/s per connection) without being asked.
+	PushRate float64 `yaml:"push_rate,omitempty" json:"push_rate,omitempty"`
 	// Matrix, if set, expands this config into one run per combination of
 	// its values (a TLS matrix); see Cells.
 	Matrix *Matrix `yaml:"matrix,omitempty" json:"matrix,omitempty"`

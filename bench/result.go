@@ -68,6 +68,15 @@ type Result struct {
 	Shard *ShardRun
 	// Shards is set when this run is the merge of a split run's shards.
 	Shards *ShardsMerged
+	// Roles are each role's figures, in the config's order (none without roles).
+	Roles []RoleResult
+	// Reach is set when the run's frames are stamped deliveries and what
+	// the server owed is known.
+	Reach *Reach
+	// Stages are each stage's figures, in order (none without stages).
+	Stages []StageResult
+	// Storm is set when the run had a reconnect storm.
+	Storm *StormResult
 }
 
 // Process is one process of a run and what it used.

@@ -22,10 +22,11 @@ const (
 	RTT                          // frame round trip from the scheduled send time (coordinated omission corrected)
 	RTTUncorrected               // frame round trip from the actual send time
 	SendLag                      // how late a frame left against its schedule (generator health)
+	Delivery                     // one-way delivery latency of a stamped frame: its publisher's send time to its arrival
 	NumMetrics
 )
 
-var names = [NumMetrics]string{"tcp_connect", "tls_handshake", "ws_upgrade", "connect_total", "ws_rtt", "ws_rtt_uncorrected", "send_lag"}
+var names = [NumMetrics]string{"tcp_connect", "tls_handshake", "ws_upgrade", "connect_total", "ws_rtt", "ws_rtt_uncorrected", "send_lag", "delivery"}
 
 // Name returns the metric's stable name as used in reports, thresholds and .hlog tags.
 func (m Metric) Name() string { return names[m] }
