@@ -219,6 +219,9 @@ func (cell *Cell) resolve() error {
 		Engine:         engine,
 		TimerSlack:     time.Duration(c.TimerSlack),
 	}
+	if d.Workload, err = c.compileWorkload(); err != nil {
+		return err
+	}
 	if d.SourceIPs, err = ParseSourceIPs(c.SourceIPs); err != nil {
 		return err
 	}

@@ -148,6 +148,7 @@ func runOne(ctx context.Context, cell *Cell, rep int, lay Layout, opt Options) (
 	for m := range res.Histograms {
 		res.Histograms[m] = rec.Total(metrics.Metric(m))
 	}
+	res.Roles = rolesOf(d, res.Stats)
 	res.Clipped = rec.Clipped()
 	if m, err := proc.ReadMemory(0); err == nil {
 		res.Memory.DriverPeakRSS = m.Peak
@@ -155,6 +156,9 @@ func runOne(ctx context.Context, cell *Cell, rep int, lay Layout, opt Options) (
 	servedCPU.readMemory(res)
 	if servers != nil {
 		stopServers(servers, res)
+	}
+	if res.Reach == nil {
+		res.Reach = reachOf(res, 0)
 	}
 	var ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms1)

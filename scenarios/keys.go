@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/wssbench/wssbench/bench"
 	"github.com/wssbench/wssbench/bench/threshold"
+	"github.com/wssbench/wssbench/bench/workload"
 	"gopkg.in/yaml.v3"
 )
 
@@ -62,6 +64,8 @@ func decodeMapping(n *yaml.Node, v reflect.Value, section string) error {
 		}
 		if err := decodeValue(val, v.Field(idx), prefixed(section, k.Value)); err != nil {
 			errs = append(errs, err)
+		} else if err := checkValue(val, v.Field(idx), k.Value, prefixed(section, k.Value)); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
@@ -95,6 +99,24 @@ func decodeValue(val *yaml.Node, f reflect.Value, key string) error {
 		}
 		return decodeMapping(val, f.Elem(), key)
 	}
+	if t := f.Type(); t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct && val.Kind == yaml.SequenceNode {
+		// A list of mappings (roles, steps, stages): each decoded as strictly
+		// as the top level, its keys named by their place.
+		out := reflect.MakeSlice(t, len(val.Content), len(val.Content))
+		var errs []error
+		for i, item := range val.Content {
+			where := fmt.Sprintf("%s[%d]", key, i+1)
+			if item.Kind != yaml.MappingNode {
+				errs = append(errs, fmt.Errorf("line %d: %s: %s is not a mapping of keys", item.Line, where, nodeWords(item)))
+				continue
+			}
+			if err := decodeMapping(item, out.Index(i), where); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		f.Set(out)
+		return errors.Join(errs...)
+	}
 	if bad := fraction(val, f.Type()); bad != nil {
 		return fmt.Errorf("line %d: %s: %s is not %s", bad.Line, key, nodeWords(bad.Node), typeWords(bad.goType))
 	}
@@ -120,6 +142,29 @@ func decodeValue(val *yaml.Node, f reflect.Value, key string) error {
 		}
 	}
 	return fmt.Errorf("line %d: %s: %s is not %s", val.Line, key, nodeWords(val), typeWords(f.Type()))
+}
+
+// checkValue checks, with its line, a value whose meaning is more than its
+// type: a frame template, a regular expression, a role's share, a stage's
+// duration. The plan checks how the settings fit together.
+func checkValue(val *yaml.Node, f reflect.Value, key, where string) error {
+	var err error
+	switch {
+	case key == "send" && f.Kind() == reflect.String:
+		_, err = workload.ParseTemplate(f.String())
+	case key == "regex" && f.Kind() == reflect.String:
+		if _, cerr := regexp.Compile(f.String()); cerr != nil {
+			err = fmt.Errorf("%q does not compile: %v", f.String(), cerr)
+		}
+	case key == "share" && f.Kind() == reflect.String && f.String() != "":
+		_, err = workload.ParseShare(f.String())
+	case key == "duration" && strings.HasPrefix(where, "stages[") && f.Interface().(bench.Duration) <= 0:
+		err = fmt.Errorf("%s goes backwards or stands still in time: each stage needs a positive duration, such as 30s", val.Value)
+	}
+	if err != nil {
+		return fmt.Errorf("line %d: %s: %v", val.Line, where, err)
+	}
+	return nil
 }
 
 // badNode is a value that does not fit goType.

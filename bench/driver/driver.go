@@ -19,6 +19,7 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/wssbench/wssbench/bench/metrics"
 	"github.com/wssbench/wssbench/bench/pace"
+	"github.com/wssbench/wssbench/bench/workload"
 )
 
 // Config is the resolved description of a load: every field is ready to use.
@@ -78,6 +79,10 @@ type Config struct {
 	// split over processes starts its window when the whole run is up. An
 	// error skips the window and closes the connections.
 	AwaitSteady func(ctx context.Context) error
+	// Workload, if set, is what each connection says and expects beyond
+	// the stamped echo (roles, steps, templates, reply or stamp latency);
+	// it runs on the loops engine.
+	Workload *workload.Plan
 }
 
 // Driver runs one load.
@@ -89,6 +94,10 @@ type Driver struct {
 
 	attempted, established, failed, open atomic.Int64
 	sent, received, lost, clean          atomic.Int64
+	// delivered counts stamped frames received (a workload's deliveries).
+	delivered atomic.Int64
+	// published counts a workload's steady frames sent (not its steps').
+	published atomic.Int64
 	peak                                 atomic.Int64
 
 	phase       atomic.Int32 // one of the phase* values
@@ -103,6 +112,8 @@ type Driver struct {
 	primed int64
 	// loops runs the connections of the loops engine (nil on goroutines).
 	loops *loopSet
+	// roles count each role of the workload (one, unnamed, without roles).
+	roles []*roleTally
 }
 
 const (
@@ -150,6 +161,18 @@ func New(cfg *Config) (*Driver, error) {
 	}
 	d := &Driver{cfg: cfg, rec: metrics.NewRecorder(cfg.Shards), t: newTally(), sessions: make(map[int]*session)}
 	d.dialer = newDialer(cfg, &d.t.certRequests)
+	if w := cfg.Workload; w != nil {
+		if cfg.Engine != EngineLoops || !cfg.Mode.Streams() {
+			return nil, errors.New("driver: a workload runs in the steady mode on the loops engine")
+		}
+		for _, r := range w.Roles {
+			rt := &roleTally{role: r, t: newTally()}
+			if r.Name != "" {
+				rt.rec = metrics.NewRecorder(cfg.Shards)
+			}
+			d.roles = append(d.roles, rt)
+		}
+	}
 	if cfg.Engine == EngineLoops && cfg.Mode.HoldsAll() {
 		ls, err := newLoopSet(d, cfg.Loops)
 		if err != nil {
@@ -267,6 +290,17 @@ func (d *Driver) Run(ctx context.Context) *Stats {
 	st.ClientCertRequested = d.t.certRequests.Load()
 	st.Interrupted = ctx.Err() != nil
 	st.Primed = d.primed
+	st.FramesDelivered, st.FramesPublished = d.delivered.Load(), d.published.Load()
+	for _, rt := range d.roles {
+		if rt.role.Name == "" {
+			continue
+		}
+		rt.t.mu.Lock()
+		rs := RoleStats{Name: rt.role.Name, Planned: int64(rt.role.Planned), Established: rt.established.Load(),
+			FramesSent: rt.sent.Load(), FramesReceived: rt.received.Load(), Errors: rt.t.s.Errors, ErrorSamples: rt.t.s.ErrorSamples}
+		rt.t.mu.Unlock()
+		st.Roles = append(st.Roles, rs)
+	}
 	return &st
 }
 

@@ -39,6 +39,8 @@ const (
 	ErrFrameProtocol       = "frame_protocol_error"
 	ErrFrameTimeout        = "frame_timeout"
 	ErrReset               = "reset"
+	ErrExpectTimeout       = "expect_timeout"
+	ErrReplyUnmatched      = "reply_unmatched"
 	ErrClosedByPeer        = "closed_by_peer"
 	ErrOther               = "other"
 )
@@ -71,7 +73,10 @@ func Classify(p Phase, err error) string {
 	var ce *wsconn.CloseError
 	var ne net.Error
 	var nt *NotTLSError
+	var cl *classError
 	switch {
+	case errors.As(err, &cl):
+		return cl.class
 	case errors.As(err, &unknown):
 		return ErrTLSUnknownAuthority
 	case errors.As(err, &host):
@@ -130,6 +135,14 @@ func Classify(p Phase, err error) string {
 	}
 	return ErrOther
 }
+
+// classError is an error that names its own class (an expect that missed,
+// a reply that matches no request).
+type classError struct {
+	class, msg string
+}
+
+func (e *classError) Error() string { return e.msg }
 
 // NotTLSError is a TLS handshake that met a server speaking plain TCP/HTTP:
 // Classify counts it as tls_not_tls.

@@ -6,10 +6,15 @@ import (
 	"time"
 
 	"github.com/wssbench/wssbench/bench/pace"
+	"github.com/wssbench/wssbench/bench/workload"
 )
 
 // The steady and hold modes: every connection is opened during the ramp and
 // held until the window ends; then all close together.
+
+// deliveryGrace is how long receivers of stamped frames stay after the
+// steady window, for the deliveries of its last frames.
+const deliveryGrace = 250 * time.Millisecond
 
 // runHeld is the steady and hold modes: ramp, then all connections at once.
 func (d *Driver) runHeld(ctx context.Context, marks *Stats) {
@@ -59,6 +64,11 @@ func (d *Driver) runHeld(ctx context.Context, marks *Stats) {
 			d.loops.each((*loopConn).startSteady)
 		}
 		pace.SleepUntil(ctx, d.steadyEnd)
+		if w := d.cfg.Workload; w != nil && w.Mode == workload.Stamp {
+			// The last frames published are still on their way through the
+			// server: receivers stay a moment before they close.
+			pace.SleepUntil(ctx, time.Now().Add(deliveryGrace))
+		}
 	}
 	d.mark(marks, PhaseClose)
 	if d.cfg.Mode.Streams() && ctx.Err() == nil {

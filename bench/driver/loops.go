@@ -121,6 +121,9 @@ func (ls *loopSet) attach(s *session) {
 	sh := ls.loops[int(ls.next.Add(1))%len(ls.loops)]
 	lc := &loopConn{ls: ls, sh: sh, s: s, d: ls.d, rd: s.ws.NetConn()}
 	lc.timer.F = lc.fire
+	if ls.d.cfg.Workload != nil {
+		lc.w = ls.d.newScript(s.id)
+	}
 	if s.br != nil && s.br.Buffered() > 0 {
 		// Frames the server sent with the 101.
 		pre, _ := s.br.Peek(s.br.Buffered())
@@ -140,6 +143,13 @@ func (ls *loopSet) attach(s *session) {
 		lc.sock = sock
 		lc.i = len(sh.conns)
 		sh.conns = append(sh.conns, lc)
+		if lc.w != nil {
+			lc.w.rt.established.Add(1)
+			lc.runSteps()
+			if lc.done {
+				return
+			}
+		}
 		switch ls.d.phase.Load() {
 		case phaseSteady:
 			lc.startSteady() // up after the steady start: a late joiner begins now
@@ -171,6 +181,10 @@ type loopConn struct {
 	steady        bool // in the steady phase (sending)
 	closing       bool // the close frame is sent
 	done          bool
+	// w is the connection's workload state (nil: the stamped echo).
+	w *script
+	// draining: the close waits for answers to requests still open.
+	draining bool
 }
 
 // Ready reads what the connection holds and handles every whole frame.
@@ -228,7 +242,11 @@ func (c *loopConn) frames(b []byte, now int64) error {
 			break
 		}
 		if p != nil || h.OpCode.IsData() {
-			if err := c.echo(h, p, now); err != nil {
+			handle := c.echo
+			if c.w != nil {
+				handle = c.scripted
+			}
+			if err := handle(h, p, now); err != nil {
 				return err
 			}
 		}
@@ -275,17 +293,25 @@ func (c *loopConn) startSteady() {
 	if c.done || c.steady || c.closing {
 		return
 	}
+	if !c.stepsDone() {
+		c.w.wantSteady = true // the steps' end starts it
+		return
+	}
 	d := c.d
 	l := c.sh.l
 	c.steady = true
 	c.base, c.end = l.Clock(d.steadyStart), l.Clock(d.steadyEnd)
-	if d.cfg.MsgRate > 0 {
-		c.interval = int64(float64(time.Second) / d.cfg.MsgRate)
+	rate := d.cfg.MsgRate
+	if c.w != nil {
+		rate = c.w.role.Rate
+	}
+	if rate > 0 {
+		c.interval = int64(float64(time.Second) / rate)
 		// Spread connections evenly over one interval.
 		c.base += c.interval * int64(c.s.id%d.cfg.Conns) / int64(d.cfg.Conns)
 	}
-	if !d.cfg.Mode.Streams() {
-		return // hold: nothing to send
+	if !d.cfg.Mode.Streams() || c.w != nil && !c.w.role.Sends() {
+		return // hold, or a role that only receives: nothing to send
 	}
 	c.k = 0
 	now := l.Now()
@@ -330,6 +356,14 @@ func (c *loopConn) fire(now int64) {
 	case c.done:
 	case c.closing:
 		c.fail(errCloseTimeout)
+	case c.w != nil && c.w.await:
+		c.expectMissed()
+	case c.draining:
+		c.draining = false
+		c.w.dropOpen(c.d)
+		c.beginClose()
+	case c.w != nil && c.w.open > 0 && c.interval == 0:
+		c.fail(frameTimeout{c.d.cfg.FrameTimeout})
 	case c.inflight:
 		c.fail(frameTimeout{c.d.cfg.FrameTimeout})
 	case c.steady:
@@ -350,6 +384,10 @@ func (c *loopConn) sendLate(due int64) {
 
 // send stamps and writes the next frame, due at sched, and sets the echo's deadline.
 func (c *loopConn) send(sched, now int64) {
+	if c.w != nil {
+		c.scriptedSend(sched, now)
+		return
+	}
 	s, d := c.s, c.d
 	stamp(s.payload, s.binary, uint32(s.id), s.seq, sched-c.sh.l.Clock(d.steadyStart))
 	s.seq++
@@ -373,6 +411,10 @@ func (c *loopConn) beginClose() {
 	if c.inflight && c.ls.ctx.Err() == nil {
 		return // echo() closes once the last echo is in
 	}
+	if c.drainReplies() {
+		return // reply() closes once the last answer is in
+	}
+	c.w.dropOpen(c.d)
 	if c.inflight {
 		c.inflight = false
 		c.d.lost.Add(1)
@@ -395,8 +437,12 @@ func (c *loopConn) fail(err error) {
 		c.inflight = false
 		c.d.lost.Add(1)
 	}
+	c.w.dropOpen(c.d)
 	if !c.closing {
 		c.d.frameError(c.ls.ctx, err)
+		if c.w != nil && !interrupted(c.ls.ctx) {
+			c.w.rt.t.fail(Classify(PhaseFrame, err), err)
+		}
 	}
 	c.finish()
 }

@@ -30,6 +30,14 @@ type Stats struct {
 	// FramesSent and FramesReceived count steady-state (or storm) echo frames;
 	// FramesLost are those sent and never echoed.
 	FramesSent, FramesReceived, FramesLost int64
+	// FramesDelivered counts stamped frames received (a workload in the
+	// stamp latency mode): deliveries through the server.
+	FramesDelivered int64
+	// FramesPublished counts a workload's steady-pattern frames sent (its
+	// steps' frames are in FramesSent only).
+	FramesPublished int64
+	// Roles are each named role's counts, in the workload's order.
+	Roles []RoleStats
 	// ClosedClean counts connections whose close handshake completed.
 	ClosedClean int64
 	// PeakConcurrent is the most connections open at once.

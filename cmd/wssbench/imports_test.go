@@ -9,7 +9,7 @@ import (
 const module = "github.com/wssbench/wssbench"
 
 // engine is everything under bench/.
-var engine = []string{"bench/driver", "bench/wsconn", "bench/pace", "bench/metrics", "bench/tlsconf", "bench/target", "bench/proxy/builtin", "bench/proxy/external", "bench/listener", "bench/proc", "bench/threshold", "bench/env", "bench/evloop", "bench/fleet"}
+var engine = []string{"bench/driver", "bench/wsconn", "bench/pace", "bench/metrics", "bench/tlsconf", "bench/target", "bench/proxy/builtin", "bench/proxy/external", "bench/listener", "bench/proc", "bench/threshold", "bench/env", "bench/evloop", "bench/fleet", "bench/workload"}
 
 // allowed lists, for each package, the project packages it may import
 // (directly or not), as DESIGN.md draws them.
@@ -23,9 +23,12 @@ var allowed = map[string][]string{
 	// reports checks them, so it may import neither.
 	"bench/threshold": {},
 	"bench/evloop":    {},
-	"bench/driver":    {"bench/wsconn", "bench/pace", "bench/metrics", "bench/tlsconf", "bench/evloop"},
-	"bench/listener":  {},
-	"bench/target":    {"bench/wsconn", "bench/tlsconf", "bench/listener"},
+	// workload compiles what connections say (templates, expects, roles,
+	// stages); it does no I/O and imports nothing of the project.
+	"bench/workload": {},
+	"bench/driver":   {"bench/wsconn", "bench/pace", "bench/metrics", "bench/tlsconf", "bench/evloop", "bench/workload"},
+	"bench/listener": {},
+	"bench/target":   {"bench/wsconn", "bench/tlsconf", "bench/listener"},
 	// builtin and external may not import each other: one relays bytes,
 	// the other starts programs.
 	"bench/proxy/builtin":  {"bench/wsconn", "bench/tlsconf", "bench/listener", "bench/evloop"},
@@ -35,7 +38,7 @@ var allowed = map[string][]string{
 	"bench/env": {"bench/target", "bench/proxy/builtin", "bench/proxy/external", "bench/listener", "bench/proc", "bench/wsconn", "bench/tlsconf", "bench/evloop"},
 	// fleet starts driver processes and holds their barriers; what they
 	// measured is merged by bench, which imports fleet.
-	"bench/fleet": {"bench/driver", "bench/proc", "bench/wsconn", "bench/pace", "bench/metrics", "bench/tlsconf", "bench/evloop"},
+	"bench/fleet": {"bench/driver", "bench/proc", "bench/wsconn", "bench/pace", "bench/metrics", "bench/tlsconf", "bench/evloop", "bench/workload"},
 	"bench":       engine,
 	"scenarios":   append([]string{"bench"}, engine...),
 	"reports":     append([]string{"bench"}, engine...),
@@ -74,7 +77,7 @@ func TestImportDirections(t *testing.T) {
 // environment, the driver or the servers; main only calls cli.
 var direct = map[string][]string{
 	"reports":          {"bench", "bench/metrics", "bench/threshold"},
-	"scenarios":        {"bench", "bench/threshold"},
+	"scenarios":        {"bench", "bench/threshold", "bench/workload"},
 	"cmd/wssbench":     {"cmd/wssbench/cli"},
 	"cmd/wssbench/cli": {"bench", "bench/fleet", "bench/proxy/builtin", "bench/target", "bench/tlsconf", "reports", "scenarios"},
 }
