@@ -182,6 +182,14 @@ func (cell *Cell) resolve() error {
 	if c.PayloadBytes > 16<<20 {
 		return inputErr("--size must be at most 16 MiB (got %d)", c.PayloadBytes)
 	}
+	stages, err := c.compileStages()
+	if err != nil {
+		return err
+	}
+	if stages != nil {
+		// The stages say how many connections and for how long.
+		c.Conns, c.Duration = stages.MaxConns(), Duration(stages.Length())
+	}
 	if c.ConnectTimeout <= 0 || c.FrameTimeout <= 0 {
 		return inputErr("--connect-timeout and --frame-timeout must be positive")
 	}
@@ -198,7 +206,6 @@ func (cell *Cell) resolve() error {
 	if c.Target != "" && c.CertKey != "" && c.CertKey != string(tlsconf.KeyECDSAP256) {
 		return inputErr("cert_key applies only to the built-in target; leave it out with --target")
 	}
-	var err error
 	if cell.TLS, err = c.checkTLS(); err != nil {
 		return err
 	}
@@ -220,6 +227,10 @@ func (cell *Cell) resolve() error {
 		TimerSlack:     time.Duration(c.TimerSlack),
 	}
 	if d.Workload, err = c.compileWorkload(); err != nil {
+		return err
+	}
+	d.Stages = stages
+	if d.Storm, err = c.compileStorm(time.Duration(c.Duration)); err != nil {
 		return err
 	}
 	if d.SourceIPs, err = ParseSourceIPs(c.SourceIPs); err != nil {
@@ -285,6 +296,15 @@ func (cell *Cell) driverFor(lay Layout) driver.Config {
 	if lay.Conns != dc.Conns && dc.Conns > 0 {
 		dc.Arrival = pace.Constant{Rate: cell.Config.ConnectRate * float64(lay.Conns) / float64(dc.Conns)}
 		dc.Conns = lay.Conns
+	}
+	if lay.Conns != cell.Driver.Conns && cell.Driver.Conns > 0 {
+		f := float64(lay.Conns) / float64(cell.Driver.Conns)
+		if dc.Stages != nil {
+			dc.Stages = dc.Stages.Scale(f)
+		}
+		if dc.Workload != nil {
+			dc.Workload = dc.Workload.Resize(lay.Conns)
+		}
 	}
 	dc.SourceIPs = lay.SourceIPs
 	// Every connection closes at once at the end: 100,000 close handshakes

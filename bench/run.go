@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -121,6 +122,17 @@ func runOne(ctx context.Context, cell *Cell, rep int, lay Layout, opt Options) (
 	if opt.Member != nil {
 		dc.AwaitSteady = opt.Member.Up
 	}
+	if dc.Storm != nil && cfg.Storm.RestartTarget {
+		sp := *dc.Storm
+		r, ok := any(servers).(restarter)
+		if !ok || servers == nil {
+			return nil, errors.New("storm: restart_target needs the built-in target, started by this run")
+		}
+		sp.Cut = r.RestartTarget
+		dc.Storm = &sp
+	}
+	var w *watcher
+	dc.OnStage = func(i int, at time.Time) { w.stage(i, at) }
 	d, err := driver.New(&dc)
 	if err != nil {
 		return nil, err
@@ -139,9 +151,9 @@ func runOne(ctx context.Context, cell *Cell, rep int, lay Layout, opt Options) (
 		return nil, err
 	}
 
-	stopWatch := watch(d, cfg, opt, res)
+	w = watch(d, cfg, opt, res)
 	res.Stats = d.Run(ctx)
-	stopWatch()
+	w.stop()
 	res.Elapsed = time.Since(res.StartedAt)
 
 	rec := d.Recorder()
@@ -149,6 +161,10 @@ func runOne(ctx context.Context, cell *Cell, rep int, lay Layout, opt Options) (
 		res.Histograms[m] = rec.Total(metrics.Metric(m))
 	}
 	res.Roles = rolesOf(d, res.Stats)
+	if dc.Stages != nil {
+		res.Stages = stageResults(res, dc.Stages, w.marks)
+	}
+	res.Storm = stormResult(res, d)
 	res.Clipped = rec.Clipped()
 	if m, err := proc.ReadMemory(0); err == nil {
 		res.Memory.DriverPeakRSS = m.Peak
@@ -236,44 +252,69 @@ func stopServers(servers *env.Env, res *Result) {
 	res.Crosscheck = crosscheck(res, res.Stats.Primed, TargetCounts(counts))
 }
 
-// watch collects histograms every interval, adds a point to the run's
-// timeline and its interval histograms, and reports progress until stopped;
-// the returned func takes the final collection.
-func watch(d *driver.Driver, cfg *Config, opt Options, res *Result) func() {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	tl := newTimeline(res.StartedAt)
-	collect := func() {
+// watcher collects histograms every interval, adds a point to the run's
+// timeline and its interval histograms, and reports progress; a stage
+// boundary closes an interval there, so each stage's histograms are exact.
+type watcher struct {
+	done     chan struct{}
+	boundary chan stageMark
+	wg       sync.WaitGroup
+	collect  func()
+	marks    []stageMark
+	res      *Result
+	tl       *timeline
+	d        *driver.Driver
+}
+
+// watch starts a watcher of d's run; stop takes the final collection.
+func watch(d *driver.Driver, cfg *Config, opt Options, res *Result) *watcher {
+	w := &watcher{done: make(chan struct{}), boundary: make(chan stageMark), res: res, tl: newTimeline(res.StartedAt), d: d}
+	w.collect = func() {
 		iv := d.Recorder().Collect()
-		pt := tl.add(iv, d.Progress())
+		pt := w.tl.add(iv, d.Progress())
 		res.Intervals = append(res.Intervals, encodeInterval(iv))
 		if opt.OnInterval != nil {
 			opt.OnInterval(iv)
 		}
 		if opt.Progress != nil {
-			opt.Progress(Progress{Progress: tl.prev, Target: cmp.Or(res.Layout.Conns, cfg.Conns), Elapsed: time.Since(res.StartedAt), FramesPerSec: pt.FramesPerSec})
+			opt.Progress(Progress{Progress: w.tl.prev, Target: cmp.Or(res.Layout.Conns, cfg.Conns), Elapsed: time.Since(res.StartedAt), FramesPerSec: pt.FramesPerSec})
 		}
 	}
-	wg.Add(1)
+	w.wg.Add(1)
 	go func() {
-		defer wg.Done()
+		defer w.wg.Done()
 		t := time.NewTicker(opt.Interval)
 		defer t.Stop()
 		for {
 			select {
 			case <-t.C:
-				collect()
-			case <-done:
+				w.collect()
+			case m := <-w.boundary:
+				w.collect()
+				m.interval, m.p = len(res.Intervals), w.tl.prev
+				w.marks = append(w.marks, m)
+			case <-w.done:
 				return
 			}
 		}
 	}()
-	return func() {
-		close(done)
-		wg.Wait()
-		collect()
-		res.Timeline = tl.points
+	return w
+}
+
+// stage marks a stage boundary (the driver's OnStage).
+func (w *watcher) stage(i int, at time.Time) {
+	select {
+	case w.boundary <- stageMark{index: i, at: at}:
+	case <-w.done:
 	}
+}
+
+// stop ends the watcher after a final collection.
+func (w *watcher) stop() {
+	close(w.done)
+	w.wg.Wait()
+	w.collect()
+	w.res.Timeline = w.tl.points
 }
 
 // phaseCPU turns CPU readings taken at phase marks into per-phase figures.

@@ -79,6 +79,15 @@ type Config struct {
 	// split over processes starts its window when the whole run is up. An
 	// error skips the window and closes the connections.
 	AwaitSteady func(ctx context.Context) error
+	// Stages, if set, shape the run over time: the connections, connect
+	// rate and frame rate follow it (see workload.Stages), and the whole
+	// run is the steady phase.
+	Stages *workload.Stages
+	// OnStage, if set, is called as each stage begins (index from 0) and,
+	// with the number of stages, as the last one ends; from the Run goroutine.
+	OnStage func(i int, at time.Time)
+	// Storm, if set, is a reconnect storm during the steady phase.
+	Storm *StormPlan
 	// Workload, if set, is what each connection says and expects beyond
 	// the stamped echo (roles, steps, templates, reply or stamp latency);
 	// it runs on the loops engine.
@@ -114,6 +123,10 @@ type Driver struct {
 	loops *loopSet
 	// roles count each role of the workload (one, unnamed, without roles).
 	roles []*roleTally
+	// shedding counts connections a stage asked to close that have not
+	// finished yet; storm is the reconnect storm's state (nil without one).
+	shedding atomic.Int64
+	storm    *stormState
 }
 
 const (
@@ -160,6 +173,14 @@ func New(cfg *Config) (*Driver, error) {
 		cfg.Shards = cfg.Loops // one histogram shard per loop at least
 	}
 	d := &Driver{cfg: cfg, rec: metrics.NewRecorder(cfg.Shards), t: newTally(), sessions: make(map[int]*session)}
+	if cfg.Stages != nil || cfg.Storm != nil {
+		if cfg.Engine != EngineLoops || !cfg.Mode.Streams() {
+			return nil, errors.New("driver: stages and storms run in the steady mode on the loops engine")
+		}
+	}
+	if cfg.Storm != nil {
+		d.storm = &stormState{plan: cfg.Storm, rec: metrics.NewRecorder(cfg.Shards), t: newTally()}
+	}
 	d.dialer = newDialer(cfg, &d.t.certRequests)
 	if w := cfg.Workload; w != nil {
 		if cfg.Engine != EngineLoops || !cfg.Mode.Streams() {
@@ -291,6 +312,9 @@ func (d *Driver) Run(ctx context.Context) *Stats {
 	st.Interrupted = ctx.Err() != nil
 	st.Primed = d.primed
 	st.FramesDelivered, st.FramesPublished = d.delivered.Load(), d.published.Load()
+	if d.storm != nil {
+		st.Storm = d.storm.stats()
+	}
 	for _, rt := range d.roles {
 		if rt.role.Name == "" {
 			continue
@@ -324,13 +348,23 @@ func interrupted(ctx context.Context) bool {
 }
 
 // open1 dials connection id and accounts for the attempt.
-func (d *Driver) open1(ctx context.Context, id int) (*session, bool) {
+func (d *Driver) open1(ctx context.Context, id int) (*session, bool) { return d.dialOne(ctx, id, false) }
+
+// dialOne dials connection id. A reconnect of a storm records its phases
+// in the storm's recorder too, and its failure is the storm's (a target
+// that restarts refuses connections for a while), not the run's.
+func (d *Driver) dialOne(ctx context.Context, id int, reconnect bool) (*session, bool) {
 	n := d.attempted.Add(1) - 1
 	c, phase, err := d.dialer.dial(ctx, id, d.resumes(n))
 	if err != nil {
-		d.failed.Add(1)
-		if !interrupted(ctx) {
-			d.t.fail(Classify(phase, err), err)
+		switch {
+		case reconnect:
+			d.storm.fail(Classify(phase, err), err)
+		default:
+			d.failed.Add(1)
+			if !interrupted(ctx) {
+				d.t.fail(Classify(phase, err), err)
+			}
 		}
 		return nil, false
 	}
@@ -342,13 +376,21 @@ func (d *Driver) open1(ctx context.Context, id int) (*session, bool) {
 		}
 	}
 	shard := id
-	d.rec.Record(shard, metrics.TCPConnect, c.timings.TCP)
+	recs := []*metrics.Recorder{d.rec}
+	if reconnect {
+		recs = append(recs, d.storm.rec)
+	}
+	for _, r := range recs {
+		r.Record(shard, metrics.TCPConnect, c.timings.TCP)
+		if c.tls != nil {
+			r.Record(shard, metrics.TLSHandshake, c.timings.TLS)
+		}
+		r.Record(shard, metrics.WSUpgrade, c.timings.Upgrade)
+		r.Record(shard, metrics.ConnectTotal, c.timings.Total)
+	}
 	if c.tls != nil {
-		d.rec.Record(shard, metrics.TLSHandshake, c.timings.TLS)
 		d.t.handshake(c.tls)
 	}
-	d.rec.Record(shard, metrics.WSUpgrade, c.timings.Upgrade)
-	d.rec.Record(shard, metrics.ConnectTotal, c.timings.Total)
 	return newSession(id, c, d.cfg), true
 }
 

@@ -18,6 +18,18 @@ const deliveryGrace = 250 * time.Millisecond
 
 // runHeld is the steady and hold modes: ramp, then all connections at once.
 func (d *Driver) runHeld(ctx context.Context, marks *Stats) {
+	if d.cfg.Stages != nil {
+		d.steadyStart = time.Now()
+		d.steadyEnd = d.steadyStart.Add(d.cfg.Stages.Length())
+		d.mark(marks, PhaseSteady)
+		d.setPhase(phaseSteady)
+		if d.storm != nil {
+			go d.runReconnectStorm(ctx)
+		}
+		d.runStaged(ctx)
+		d.endSteady(ctx, marks)
+		return
+	}
 	start := time.Now()
 	var dialed, done sync.WaitGroup
 	for i := 0; i < d.cfg.Conns; i++ {
@@ -63,12 +75,22 @@ func (d *Driver) runHeld(ctx context.Context, marks *Stats) {
 		if d.loops != nil {
 			d.loops.each((*loopConn).startSteady)
 		}
-		pace.SleepUntil(ctx, d.steadyEnd)
-		if w := d.cfg.Workload; w != nil && w.Mode == workload.Stamp {
-			// The last frames published are still on their way through the
-			// server: receivers stay a moment before they close.
-			pace.SleepUntil(ctx, time.Now().Add(deliveryGrace))
+		if d.storm != nil {
+			go d.runReconnectStorm(ctx)
 		}
+		pace.SleepUntil(ctx, d.steadyEnd)
+	}
+	d.endSteady(ctx, marks)
+	done.Wait()
+}
+
+// endSteady ends the steady window: receivers of stamped frames stay a
+// moment for the last deliveries, then every connection closes.
+func (d *Driver) endSteady(ctx context.Context, marks *Stats) {
+	if w := d.cfg.Workload; w != nil && w.Mode == workload.Stamp && !d.steadyFailed {
+		// The last frames published are still on their way through the
+		// server: receivers stay a moment before they close.
+		pace.SleepUntil(ctx, time.Now().Add(deliveryGrace))
 	}
 	d.mark(marks, PhaseClose)
 	if d.cfg.Mode.Streams() && ctx.Err() == nil {
@@ -78,11 +100,13 @@ func (d *Driver) runHeld(ctx context.Context, marks *Stats) {
 	} else {
 		d.setPhase(phaseClose)
 	}
+	if d.storm != nil {
+		d.storm.wg.Wait() // reconnects under way attach, and close with the rest
+	}
 	if d.loops != nil {
 		d.loops.each((*loopConn).beginClose)
 		d.loops.live.Wait()
 	}
-	done.Wait()
 }
 
 // setPhase moves the run to phase p and wakes connections waiting in a read.

@@ -185,6 +185,8 @@ type loopConn struct {
 	w *script
 	// draining: the close waits for answers to requests still open.
 	draining bool
+	// shed: a stage closes this connection (counted in Driver.shedding).
+	shed bool
 }
 
 // Ready reads what the connection holds and handles every whole frame.
@@ -283,7 +285,7 @@ func (c *loopConn) echo(h ws.Header, p []byte, now int64) error {
 		c.beginClose()
 		return nil
 	}
-	c.k++
+	c.advance()
 	c.next(now)
 	return nil
 }
@@ -304,6 +306,19 @@ func (c *loopConn) startSteady() {
 	rate := d.cfg.MsgRate
 	if c.w != nil {
 		rate = c.w.role.Rate
+	}
+	if d.cfg.Stages != nil {
+		// A staged run: connections come and go throughout, at the rate of
+		// the stage they are in, spread over one interval from now.
+		now := l.Now()
+		c.interval = c.stageInterval(now)
+		c.base = now + c.interval*int64(c.s.id%d.cfg.Conns)/int64(d.cfg.Conns)
+		if !d.cfg.Mode.Streams() || c.w != nil && !c.w.role.Sends() {
+			return
+		}
+		c.k = 0
+		c.next(now)
+		return
 	}
 	if rate > 0 {
 		c.interval = int64(float64(time.Second) / rate)
@@ -437,6 +452,10 @@ func (c *loopConn) fail(err error) {
 		c.inflight = false
 		c.d.lost.Add(1)
 	}
+	if st := c.d.storm; st != nil && st.armed.Load() && !c.closing && c.ls.ctx.Err() == nil {
+		c.lost() // the storm's doing (the target restarted): it comes back
+		return
+	}
 	c.w.dropOpen(c.d)
 	if !c.closing {
 		c.d.frameError(c.ls.ctx, err)
@@ -462,5 +481,8 @@ func (c *loopConn) finish() {
 	sh.conns[last] = nil
 	sh.conns = sh.conns[:last]
 	c.d.open.Add(-1)
+	if c.shed {
+		c.d.shedding.Add(-1)
+	}
 	c.ls.live.Done()
 }

@@ -202,7 +202,7 @@ func (c *loopConn) scriptedEcho(h ws.Header, p []byte, now int64) error {
 		c.beginClose()
 		return nil
 	}
-	c.k++
+	c.advance()
 	c.next(now)
 	return nil
 }
@@ -247,7 +247,7 @@ func (c *loopConn) reply(p []byte, now int64) error {
 			c.beginClose()
 			return nil
 		}
-		c.k++
+		c.advance()
 		c.next(now) // closed loop: the next request goes when this one is answered
 	}
 	return nil
@@ -309,7 +309,7 @@ func (c *loopConn) scriptedSend(sched, now int64) {
 // next turn, and its lateness is send_lag, so a loop that falls behind
 // catches up without recursing.
 func (c *loopConn) openLoopNext() {
-	c.k++
+	c.advance()
 	due := c.base + c.k*c.interval
 	if c.interval <= 0 || due >= c.end {
 		c.steady = false

@@ -38,6 +38,8 @@ type Stats struct {
 	FramesPublished int64
 	// Roles are each named role's counts, in the workload's order.
 	Roles []RoleStats
+	// Storm is what the reconnect storm did (nil without one).
+	Storm *StormStats
 	// ClosedClean counts connections whose close handshake completed.
 	ClosedClean int64
 	// PeakConcurrent is the most connections open at once.

@@ -47,6 +47,7 @@ func (s *Socket) Write(p []byte) (int, error)                        { return 0,
 func (s *Socket) Flush() error                                       { return errUnsupported }
 func (s *Socket) CloseWrite() error                                  { return errUnsupported }
 func (s *Socket) Close()                                             {}
+func (s *Socket) Abort()                                             {}
 
 // Detach fails: event loops need Linux.
 func Detach(c net.Conn) (int, error) { c.Close(); return -1, errUnsupported }

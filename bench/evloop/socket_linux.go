@@ -198,6 +198,18 @@ func (s *Socket) Close() {
 	s.pend = nil
 }
 
+// Abort closes the socket with a reset (SO_LINGER 0): the peer sees the
+// connection cut, as a network blip or a crashed host cuts it, with no FIN
+// and no close frame.
+func (s *Socket) Abort() {
+	if s.closed {
+		return
+	}
+	// If linger cannot be set, the close below still ends the socket (with a FIN).
+	_ = unix.SetsockoptLinger(s.fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+	s.Close()
+}
+
 // Attach moves c onto the loop: c's descriptor leaves Go's netpoller
 // (Detach), and on the loop goroutine it is added with h as its handler;
 // from then on c reads and writes the loop's socket. It may be called from

@@ -166,3 +166,38 @@ func (p *Plan) RoleOf(id int) (role, index int) {
 	id %= len(p.role)
 	return int(p.role[id]), int(p.index[id])
 }
+
+// Resize returns the plan for n connections (one process's share of a
+// split run): each role's count scaled to n by the largest remainder, every
+// role keeping at least one connection where n allows.
+func (p *Plan) Resize(n int) *Plan {
+	total := len(p.role)
+	if n == total || total == 0 {
+		return p
+	}
+	counts := make([]int, len(p.Roles))
+	rems := make([]float64, len(p.Roles))
+	used := 0
+	for i, r := range p.Roles {
+		exact := float64(r.Planned) * float64(n) / float64(total)
+		counts[i] = int(exact)
+		rems[i] = exact - float64(counts[i])
+		used += counts[i]
+	}
+	for ; used < n; used++ {
+		best := 0
+		for i := range rems {
+			if rems[i] > rems[best] {
+				best = i
+			}
+		}
+		counts[best]++
+		rems[best] = -1
+	}
+	roles := make([]*Role, len(p.Roles))
+	for i, r := range p.Roles {
+		c := *r
+		roles[i] = &c
+	}
+	return NewPlan(p.Mode, p.Extract, roles, counts)
+}

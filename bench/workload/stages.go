@@ -106,3 +106,16 @@ func (s *Stages) Bounds(i int) (start, end time.Duration) {
 	}
 	return start, s.Points[i].End
 }
+
+// Scale returns the shape with every stage's connections and connect rate
+// times f: one process's share of a run split over several.
+func (s *Stages) Scale(f float64) *Stages {
+	out := &Stages{Start: s.Start}
+	out.Start.ConnectRate *= f
+	for _, p := range s.Points {
+		p.Conns *= f
+		p.ConnectRate *= f
+		out.Points = append(out.Points, p)
+	}
+	return out
+}
