@@ -23,7 +23,9 @@ func TestMain(m *testing.M) {
 		os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
 	}
 	os.Setenv("WSSBENCH_TEST_CHILD", "1")
-	os.Exit(m.Run())
+	code := m.Run()
+	removeNodeWSInstall()
+	os.Exit(code)
 }
 
 func runMain(args ...string) (code int, stdout, stderr string) {
