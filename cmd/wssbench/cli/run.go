@@ -60,6 +60,7 @@ func runFlags(cfg *bench.Config) (*pflag.FlagSet, *runOut) {
 	fs.StringVar(&out.startAt, "start-at", "", "with --shard: wall-clock time (RFC 3339) at which every shard starts its load, such as 2026-12-01T10:00:00Z")
 	fs.StringVar(&out.partsDir, "parts-dir", "", "with several driver processes: also keep each one's own JSON report in this folder (member-I.json)")
 	fs.BoolVar(&out.dryRun, "dry-run", false, "plan the run, print its layout and check the outputs, then exit without sending load")
+	addWorkloadFlags(fs, cfg)
 	fs.StringVar(&cfg.Label, "label", cfg.Label, "name of the run in reports")
 	fs.StringSliceVar(&cfg.Topology, "topology", cfg.Topology, "who terminates TLS in front of the built-in target: "+strings.Join(bench.Topologies(), ", ")+"; several make a comparison")
 	fs.IntVar(&cfg.Repeat, "repeat", cfg.Repeat, "run each topology this many times, interleaved (A B C A B C)")
@@ -97,6 +98,11 @@ Examples:
   wssbench run --procs 2 --conns 2000 --msg-rate 10                     two driver processes, merged exactly
   wssbench run --target wss://10.0.0.5:8443/ --ca ca.pem --shard 2/4 --start-at 2026-12-01T10:00:00Z --out shard-2.json
   wssbench run --mode connect-hold --conns 100000 --dry-run             print the plan only
+  wssbench run --scenario chat-fanout                                   rooms of 100, 1%% publishing: delivery latency and reach
+  wssbench run --scenario push-stream --topology direct,nginx           the server pushes; one-way latency through each
+  wssbench run --stages ramp=20s:5000,peak=30s:5000:20,down=10s:0       a staged run, one row per stage
+  wssbench run --conns 5000 --duration 40s --storm 50%%@10s~2s           cut half, reconnect with jitter: time back to full
+  wssbench run --latency reply:id --send '{"id":{{seq}}}' --target wss://127.0.0.1:9000/ --ca ca.pem
 
 Flags:
 %s`, fs.FlagUsages())
