@@ -60,6 +60,9 @@ func ReadMemberSpec(path string) (*MemberSpec, error) {
 // only its own share: the others' figures are merged and the verdict names it.
 func runSplit(ctx context.Context, cell *Cell, rep int, lay Layout, opt Options) (*Result, error) {
 	cfg := &cell.Config
+	if cfg.Storm != nil && cfg.Storm.RestartTarget {
+		return nil, inputErr("storm: restart_target is not run over several driver processes yet (this run needs %d): use drop, or fewer connections", lay.Drivers)
+	}
 	res := &Result{Config: *cfg, Cell: cell, Repetition: rep, Topology: cell.Topology, StartedAt: time.Now(), Layout: lay}
 	dir, err := env.MakeRunDir()
 	if err != nil {

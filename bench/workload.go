@@ -296,3 +296,49 @@ func reachOf(res *Result, owed int64) *Reach {
 	}
 	return r
 }
+
+// RequestedFrameRate is the frames per second the run's schedule asked for
+// in its steady window: connections times msg_rate (the connections that
+// came up, at most conns); each sending role's connections times its rate;
+// for stages, the average over their length of connections times rate.
+// Zero in closed loop, and for modes without a frame window.
+func (r *Result) RequestedFrameRate() float64 {
+	c := &r.Config
+	if !c.RunMode().Streams() {
+		return 0
+	}
+	if len(c.Stages) > 0 {
+		st, err := c.compileStages()
+		if err != nil || st.Length() <= 0 {
+			return 0
+		}
+		var frames float64
+		prev, from := st.Start, time.Duration(0)
+		for _, p := range st.Points {
+			a0, a1, b0, b1 := prev.Conns, p.Conns, prev.MsgRate, p.MsgRate
+			// The integral over the stage of two linear functions' product.
+			frames += (p.End - from).Seconds() * (a0*b0 + (a0*(b1-b0)+b0*(a1-a0))/2 + (a1-a0)*(b1-b0)/3)
+			prev, from = p, p.End
+		}
+		return frames / st.Length().Seconds()
+	}
+	if len(c.Roles) > 0 {
+		var rate float64
+		for _, rr := range r.Roles {
+			for _, rc := range c.Roles {
+				if rc.Name == rr.Name && rc.Send != "" {
+					rate += float64(rr.Planned) * cmp.Or(rc.Rate, c.MsgRate)
+				}
+			}
+		}
+		return rate
+	}
+	if c.Receive {
+		return 0
+	}
+	up := int64(c.Conns)
+	if r.Stats != nil {
+		up = min(up, r.Stats.Established)
+	}
+	return float64(up) * c.MsgRate
+}
