@@ -81,9 +81,11 @@ func mdWorkload(p *printer, r *Report) {
 		for _, row := range rows {
 			p.f("| %s | %s | %s | %s | %s | %s | %s |\n", mdEscape(row.Name), row.Conns, row.Sent, row.Received, row.Errors, row.Latency, row.Delivery)
 		}
+		sep := "\n"
 		for _, row := range rows {
 			for _, s := range row.Samples {
-				p.f("- %s: %s\n", mdEscape(row.Name), mdEscape(s))
+				p.f("%s- %s: %s\n", sep, mdEscape(row.Name), mdEscape(s))
+				sep = ""
 			}
 		}
 	}
