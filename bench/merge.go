@@ -18,7 +18,8 @@ import (
 // processes of a run split over processes, or the shards of a run split over
 // machines) into one, exactly: histograms added (never percentiles
 // averaged), counters summed, timeline points and interval histograms
-// aligned by interval, CPU and memory summed, each part's processes listed.
+// aligned by interval, CPU and memory summed, each part's processes listed,
+// and the workload's roles, reach, stages and storm (mergeWorkload).
 // Its health is left to mergedHealth; its verdict is derived from it as from
 // any run.
 func mergeParts(cell *Cell, parts []*Result) *Result {
@@ -69,6 +70,7 @@ func mergeParts(cell *Cell, parts []*Result) *Result {
 	if crosschecked && len(parts) > 0 && first.Crosscheck != nil {
 		m.Crosscheck = crosscheck(m, st.Primed, counts)
 	}
+	mergeWorkload(m, parts)
 	return m
 }
 

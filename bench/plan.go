@@ -97,7 +97,7 @@ func (c *Config) Plan() (*Plan, error) {
 		}
 		p.Cells = append(p.Cells, cell)
 	}
-	ts, err := threshold.ParseAll(c.Thresholds)
+	ts, err := c.parseThresholds()
 	if err != nil {
 		return nil, &InputError{Err: err}
 	}

@@ -23,6 +23,11 @@ var DefaultCompareMetrics = []string{
 	"proxy_us_per_handshake", "proxy_us_per_frame",
 }
 
+// workloadCompareMetrics are compared too, when no --metric is given and
+// both reports measured them: delivery latency and reach, which only runs
+// of stamped deliveries have.
+var workloadCompareMetrics = []string{"delivery.p50", "delivery.p99", "reach"}
+
 // ignoredConfigKeys differ between two runs of the same setup: names, trust
 // files, pass/fail settings and how often it ran. target is compared without
 // its port (see sameTarget) and topology by the set of topologies that ran.
@@ -122,7 +127,12 @@ func Compare(base, cand *Document, opt CompareOptions) (*CompareResult, error) {
 	res.ConfigDiffs = diffs
 	metrics := opt.Metrics
 	if len(metrics) == 0 {
-		metrics = DefaultCompareMetrics
+		metrics = append([]string{}, DefaultCompareMetrics...)
+		for _, m := range workloadCompareMetrics {
+			if len(measuredValues(base.Runs, m)) > 0 && len(measuredValues(cand.Runs, m)) > 0 {
+				metrics = append(metrics, m)
+			}
+		}
 	}
 	bt, ct := byTopology(base), byTopology(cand)
 	for _, topo := range sortedTopologies(bt) {

@@ -261,3 +261,36 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestCompareWorkloadDefaults: with no --metric, delivery latency and reach
+// are compared when both reports have them, and left out when not.
+func TestCompareWorkloadDefaults(t *testing.T) {
+	t.Parallel()
+	base := one(Meta{}, workloadResult())
+	cand := one(Meta{}, workloadResult())
+	lower := 0.95
+	cand.Reach = &lower
+	res, err := Compare(docOf(t, "base", base), docOf(t, "cand", cand), CompareOptions{Tolerance: 0.01})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Delta{}
+	for _, d := range res.Deltas {
+		got[d.Metric] = d
+	}
+	if d, ok := got["reach"]; !ok || !d.Regression {
+		t.Errorf("reach 99.95%% → 95%% with 1%% tolerance: %+v (higher is better)", d)
+	}
+	if d, ok := got["delivery.p99"]; !ok || d.Verdict != "ok" {
+		t.Errorf("delivery.p99: %+v", d)
+	}
+	plain, err := Compare(docOf(t, "base", run(100)), docOf(t, "cand", run(100)), CompareOptions{Tolerance: 0.1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range plain.Deltas {
+		if d.Metric == "reach" || strings.HasPrefix(d.Metric, "delivery") {
+			t.Errorf("an echo run's comparison lists %s", d.Metric)
+		}
+	}
+}

@@ -115,6 +115,9 @@ func Decode(r io.Reader, name string) (*Document, error) {
 				return nil, bad("%s: %v", where, err)
 			}
 		}
+		if err := rep.checkWorkloadHistograms(); err != nil {
+			return nil, bad("%s: %v", where, err)
+		}
 		doc.Runs = append(doc.Runs, rep)
 		doc.configs = append(doc.configs, cfg)
 	}

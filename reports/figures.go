@@ -26,6 +26,9 @@ func latencyRows(r *Report) []latencyRow {
 		{"ws_upgrade", r.Phases.WSUpgrade}, {"connect_total", r.Phases.ConnectTotal},
 		{"ws_rtt", r.Frames.RTT}, {"ws_rtt_uncorrected", r.Frames.RTTUncorrected},
 	}
+	if d := r.Frames.Delivery; d != nil {
+		all = append(all, latencyRow{"delivery", *d})
+	}
 	var out []latencyRow
 	for _, row := range all {
 		if row.H.Count > 0 {
@@ -58,6 +61,16 @@ func headlineFigures(r *Report) []figure {
 	if h := f.RTT; h.Count > 0 {
 		out = append(out, figure{"frame round trip", fmt.Sprintf("p50 %s, p99 %s, p99.9 %s (uncorrected p99 %s)",
 			fmtUs(h.P50Us), fmtUs(h.P99Us), fmtUs(h.P999Us), fmtUs(f.RTTUncorrected.P99Us))})
+	}
+	if h := f.Delivery; h != nil && h.Count > 0 {
+		out = append(out, figure{"delivery", fmt.Sprintf("p50 %s, p99 %s, p99.9 %s (one way, from the publisher's stamp)",
+			fmtUs(h.P50Us), fmtUs(h.P99Us), fmtUs(h.P999Us))})
+	}
+	if line := reachLine(r); line != "" {
+		out = append(out, figure{"reach", line})
+	}
+	if lines := stormLines(r); len(lines) > 0 {
+		out = append(out, figure{"storm", strings.Join(lines, "; ")})
 	}
 	if cpu.DriverUsPerHandshake > 0 {
 		s := "driver " + perCost(cpu.DriverUsPerHandshake, cpu.DriverUsPerFrame)

@@ -12,7 +12,7 @@ import (
 // format 1.3, V2 compressed histograms): one line per metric per interval,
 // empty ones included so each tag has one line per interval, tagged with the
 // metric's name (tcp_connect, tls_handshake, ws_upgrade, connect_total,
-// ws_rtt, ws_rtt_uncorrected, send_lag). Values are nanoseconds, so the
+// ws_rtt, ws_rtt_uncorrected, send_lag, delivery). Values are nanoseconds, so the
 // Interval_Max column is in milliseconds. Timestamps are seconds from the
 // log's base time, the whole second at or before the first interval's start.
 func writeHlog(w io.Writer, s *Series) error {

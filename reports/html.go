@@ -27,6 +27,8 @@ type htmlRun struct {
 	R        *Report
 	Headline []figure
 	Latency  []latencyRow
+	Roles    []roleRow
+	Stages   []stageRow
 	Config   []figure
 	Build    []figure
 	Plots    []htmlPlot
@@ -61,6 +63,7 @@ func runHTML(w io.Writer, r *Report) error {
 		return err
 	}
 	page := htmlPage{Title: runTitle(r), Run: &htmlRun{R: r, Headline: headlineFigures(r), Latency: latencyRows(r),
+		Roles: roleRows(r), Stages: stageRows(r),
 		Config: configFigures(r.Config), Build: buildFigures(r.Build, r.StartedAt, r.DurationS), Plots: plots}}
 	return execute(w, page)
 }

@@ -59,6 +59,17 @@ func runPlots(r *Report) ([]htmlPlot, error) {
 		}
 		out = append(out, plotOrNote(pc.title, svg, noHistograms))
 	}
+	if h, err := r.Histogram("delivery"); err != nil {
+		return nil, err
+	} else if h != nil && h.TotalCount() > 0 {
+		const title = "One-way delivery latency by percentile"
+		svg, err := percentilePlot(title, []namedHist{{name: "delivery", h: h, style: style{color: 4}}}, smallPlot)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, plotOrNote(title, svg, noHistograms))
+	}
+	marks := runMarks(r)
 	tl := r.Timeline
 	get := func(f func(TimelinePoint) float64, skipZero bool) plotter.XYs {
 		var xy plotter.XYs
@@ -97,13 +108,33 @@ func runPlots(r *Report) ([]htmlPlot, error) {
 			{"ws_rtt p99", get(ms(func(p TimelinePoint) float64 { return p.RTTP99Us }), true), style{color: 2, dashes: 1}},
 		}},
 	} {
-		svg, err := timePlot(tc.title, tc.y, tc.curves, smallPlot)
+		svg, err := timePlot(tc.title, tc.y, tc.curves, smallPlot, marks)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, plotOrNote(tc.title, svg, "nothing to draw: the report has no timeline points with these figures"))
 	}
 	return out, nil
+}
+
+// runMarks are a run's stages, as bands, and its storm's drop, as a line,
+// for its plots over time.
+func runMarks(r *Report) timeMarks {
+	var m timeMarks
+	for _, s := range r.Stages {
+		m.bands = append(m.bands, timeBand{from: s.StartS, to: s.EndS, label: s.Name})
+	}
+	if s := r.Storm; s != nil {
+		label := "storm: drop"
+		if s.TargetRestarted {
+			label = "storm: target restart"
+		}
+		m.lines = append(m.lines, timeLine{at: s.AtS, label: label})
+		if s.Recovered {
+			m.lines = append(m.lines, timeLine{at: s.AtS + s.BackToFullS, label: "back to full", good: true})
+		}
+	}
+	return m
 }
 
 // seriesPlots overlay the runs of a series: one colour per topology, one dash pattern per repetition.
@@ -142,7 +173,7 @@ func seriesPlots(sr *Series) ([]htmlPlot, error) {
 			}
 			cs = append(cs, series{name: names[i], xy: xy, style: styles[i]})
 		}
-		svg, err := timePlot(tc.title, tc.y, cs, seriesPlot)
+		svg, err := timePlot(tc.title, tc.y, cs, seriesPlot, timeMarks{})
 		if err != nil {
 			return nil, err
 		}

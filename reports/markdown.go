@@ -33,6 +33,7 @@ func runMarkdown(w io.Writer, r *Report) error {
 			p.f("| %s | %d | %s | %s | %s | %s | %s |\n", row.Name, h.Count, fmtUs(h.P50Us), fmtUs(h.P90Us), fmtUs(h.P99Us), fmtUs(h.P999Us), fmtUs(h.MaxUs))
 		}
 	}
+	mdWorkload(p, r)
 	p.f("\nTarget %s, started %s.\n", mdEscape(r.Target.URL), r.StartedAt.Format("2006-01-02 15:04:05 MST"))
 	mdDetails(p, "Config", configFigures(r.Config))
 	mdDetails(p, "Build and machine", buildFigures(r.Build, r.StartedAt, r.DurationS))
@@ -70,6 +71,30 @@ func seriesMarkdown(w io.Writer, sr *Series) error {
 	}
 	mdDetails(p, "Build and machine", buildFigures(sr.Build, seriesStart(sr), seriesDuration(sr)))
 	return p.err
+}
+
+// mdWorkload writes the roles and stages tables (reach and the storm are
+// headline figures).
+func mdWorkload(p *printer, r *Report) {
+	if rows := roleRows(r); len(rows) > 0 {
+		p.f("\n| role | conns/planned | sent | received | errors | latency p50 / p99 | delivery p50 / p99 |\n|---|--:|--:|--:|--:|--:|--:|\n")
+		for _, row := range rows {
+			p.f("| %s | %s | %s | %s | %s | %s | %s |\n", mdEscape(row.Name), row.Conns, row.Sent, row.Received, row.Errors, row.Latency, row.Delivery)
+		}
+		sep := "\n"
+		for _, row := range rows {
+			for _, s := range row.Samples {
+				p.f("%s- %s: %s\n", sep, mdEscape(row.Name), mdEscape(s))
+				sep = ""
+			}
+		}
+	}
+	if rows := stageRows(r); len(rows) > 0 {
+		p.f("\n| stage | window | conns | open at end | frames/s | rtt p50 / p99 | delivery p50 / p99 | errors |\n|---|--:|--:|--:|--:|--:|--:|--:|\n")
+		for _, row := range rows {
+			p.f("| %s | %s | %s | %s | %s | %s | %s | %s |\n", mdEscape(row.Name), row.Window, row.Conns, row.OpenAtEnd, row.FramesPerS, row.RTT, row.Delivery, row.Errors)
+		}
+	}
 }
 
 func mdVerdictMark(ok, saturated bool) string {

@@ -122,26 +122,122 @@ func percentilePlot(title string, hs []namedHist, size [2]vg.Length) (template.H
 	return ch.renderSVG(size)
 }
 
-// timePlot draws curves against seconds from the run's start.
-func timePlot(title, yLabel string, curves []series, size [2]vg.Length) (template.HTML, error) {
+// timeMarks are what a plot over time shows behind its curves: the stages
+// of a staged run as shaded, labelled bands, and instants such as a storm's
+// drop as labelled vertical lines.
+type timeMarks struct {
+	bands []timeBand
+	lines []timeLine
+}
+
+// timeBand is a span of seconds from the run's start, labelled.
+type timeBand struct {
+	from, to float64
+	label    string
+}
+
+// timeLine is an instant in seconds from the run's start, labelled, in
+// red (or green, when good).
+type timeLine struct {
+	at    float64
+	label string
+	good  bool
+}
+
+// timePlot draws curves against seconds from the run's start, over marks.
+func timePlot(title, yLabel string, curves []series, size [2]vg.Length, marks timeMarks) (template.HTML, error) {
 	ch := newChart(title, "seconds from start", yLabel)
-	n := 0
+	var drawn []series
+	yMax := 0.0
 	for _, c := range curves {
 		if len(c.xy) == 0 {
 			continue
 		}
+		drawn = append(drawn, c)
+		for _, pt := range c.xy {
+			yMax = math.Max(yMax, pt.Y)
+		}
+	}
+	if len(drawn) == 0 {
+		return "", nil
+	}
+	yMax = math.Max(yMax*1.05, 1)
+	// The marks first, so the curves are drawn over them.
+	if err := ch.addMarks(marks, yMax); err != nil {
+		return "", err
+	}
+	for _, c := range drawn {
 		if err := ch.addLine(c.name, c.xy, c.style); err != nil {
 			return "", err
 		}
-		n++
-	}
-	if n == 0 {
-		return "", nil
 	}
 	p := ch.p
-	p.X.Min, p.Y.Min = 0, 0
-	p.Y.Max = math.Max(p.Y.Max*1.05, 1)
+	p.X.Min, p.Y.Min, p.Y.Max = 0, 0, yMax
 	return ch.renderSVG(size)
+}
+
+// Colours of the marks: stages alternate two light shades; lines are red.
+var (
+	bandColors = [2]color.Color{color.NRGBA{R: 60, G: 110, B: 190, A: 34}, color.NRGBA{R: 60, G: 110, B: 190, A: 14}}
+	bandEdge   = color.NRGBA{R: 60, G: 110, B: 190, A: 120}
+	lineColor  = color.NRGBA{R: 190, G: 30, B: 30, A: 255}
+	goodColor  = color.NRGBA{R: 30, G: 140, B: 60, A: 255}
+)
+
+// addMarks draws the bands and lines of marks up to yMax, each labelled at
+// its top left; a line also gets a legend entry.
+func (ch *chart) addMarks(marks timeMarks, yMax float64) error {
+	label := func(x float64, text string) error {
+		l, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: x, Y: yMax}}, Labels: []string{text}})
+		if err != nil {
+			return err
+		}
+		for i := range l.TextStyle {
+			l.TextStyle[i].Font = sans(9)
+			l.TextStyle[i].Color = color.NRGBA{R: 60, G: 70, B: 80, A: 255}
+		}
+		l.Offset = vg.Point{X: vg.Points(3), Y: -vg.Points(11)}
+		ch.p.Add(l)
+		return nil
+	}
+	for i, b := range marks.bands {
+		if b.to <= b.from {
+			continue
+		}
+		poly, err := plotter.NewPolygon(plotter.XYs{{X: b.from, Y: 0}, {X: b.to, Y: 0}, {X: b.to, Y: yMax}, {X: b.from, Y: yMax}})
+		if err != nil {
+			return fmt.Errorf("stage band %q: %w", b.label, err)
+		}
+		poly.Color = bandColors[i%2]
+		poly.LineStyle.Width = 0
+		ch.p.Add(poly)
+		edge, err := plotter.NewLine(plotter.XYs{{X: b.from, Y: 0}, {X: b.from, Y: yMax}})
+		if err != nil {
+			return fmt.Errorf("stage band %q: %w", b.label, err)
+		}
+		edge.LineStyle = draw.LineStyle{Color: bandEdge, Width: vg.Points(0.6)}
+		ch.p.Add(edge)
+		if err := label(b.from, b.label); err != nil {
+			return err
+		}
+	}
+	for _, m := range marks.lines {
+		l, err := plotter.NewLine(plotter.XYs{{X: m.at, Y: 0}, {X: m.at, Y: yMax}})
+		if err != nil {
+			return fmt.Errorf("mark %q: %w", m.label, err)
+		}
+		c := color.Color(lineColor)
+		if m.good {
+			c = goodColor
+		}
+		l.LineStyle = draw.LineStyle{Color: c, Width: vg.Points(1.4), Dashes: []vg.Length{vg.Points(4), vg.Points(3)}}
+		ch.p.Add(l)
+		ch.leg.Add(m.label, l)
+		if err := label(m.at, m.label); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // chart is a plot and its legend, drawn to the right of the plot so it

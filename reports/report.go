@@ -51,7 +51,7 @@ type Report struct {
 	// Timeline has one point per collection interval (1 s).
 	Timeline []TimelinePoint `json:"timeline"`
 	// Histograms are the run totals by metric name (tcp_connect, ...,
-	// ws_rtt, ws_rtt_uncorrected, send_lag), each in HdrHistogram's V2
+	// ws_rtt, ws_rtt_uncorrected, send_lag, delivery), each in HdrHistogram's V2
 	// compressed base64 encoding, nanoseconds; see Histogram.
 	Histograms map[string]string `json:"histograms,omitempty"`
 	// Intervals are each collection interval's histograms, the same encoding
@@ -71,6 +71,16 @@ type Report struct {
 	Shard *Shard `json:"shard,omitempty"`
 	// Shards is set on the merge of a split run's shards (wssbench merge).
 	Shards *Shards `json:"shards,omitempty"`
+	// Roles are each role's figures by name (absent without roles).
+	Roles map[string]Role `json:"roles,omitempty"`
+	// Reach is stamped frames received over those the server owed (0..1,
+	// above 1 when more came), absent when not known; ReachDetail its parts.
+	Reach       *float64     `json:"reach,omitempty"`
+	ReachDetail *ReachDetail `json:"reach_detail,omitempty"`
+	// Stages are each stage's figures, in order (absent without stages).
+	Stages []Stage `json:"stages,omitempty"`
+	// Storm is what a reconnect storm did (absent without one).
+	Storm *Storm `json:"storm,omitempty"`
 }
 
 // PhaseMark is when a phase began.
@@ -211,6 +221,9 @@ type Frames struct {
 	// RTT is measured from the scheduled send time; RTTUncorrected from the actual one.
 	RTT            H `json:"rtt"`
 	RTTUncorrected H `json:"rtt_uncorrected"`
+	// Delivery is the one-way delivery latency of stamped frames (their
+	// publisher's send time to their arrival), when the run has any.
+	Delivery *H `json:"delivery,omitempty"`
 }
 
 // TLS counts what the handshakes negotiated.
@@ -425,6 +438,7 @@ func fromResult(res *bench.Result, meta Meta) *Report {
 		r.PhaseMarks = append(r.PhaseMarks, PhaseMark{Name: m.Name, At: m.At})
 	}
 	layoutOf(r, res)
+	workloadOf(r, res)
 	return r
 }
 

@@ -42,6 +42,10 @@ func fixedResult() *bench.Result {
 	}
 	for m := range res.Histograms {
 		h := metrics.NewHistogram()
+		if metrics.Metric(m) == metrics.Delivery {
+			res.Histograms[m] = h // an echo run: no stamped deliveries
+			continue
+		}
 		for i := int64(1); i <= 100; i++ {
 			_ = h.RecordValue(i * int64(time.Duration(m+1)*10*time.Microsecond))
 		}

@@ -105,6 +105,11 @@ func (r *Report) Result() (*bench.Result, error) {
 		res.Processes = append(res.Processes, bench.Process{Role: p.Role, Index: p.Index, Shard: p.Shard, PID: p.PID,
 			CPU: s(p.CPUS), PeakRSS: p.PeakRSS, Established: p.Established, Saturated: p.Saturated})
 	}
+	w, err := workloadBack(r)
+	if err != nil {
+		return nil, err
+	}
+	res.Roles, res.Reach, res.Stages, res.Storm = w.Roles, w.Reach, w.Stages, w.Storm
 	if sh := r.Shard; sh != nil {
 		res.Shard = &bench.ShardRun{Index: sh.Index, Count: sh.Count, Conns: sh.Conns, StartedAt: sh.StartedAt}
 		if sh.StartAt != nil {

@@ -74,6 +74,9 @@ func runText(w io.Writer, r *Report) error {
 	row("connect_total", r.Phases.ConnectTotal)
 	row("ws_rtt", r.Frames.RTT)
 	row("ws_rtt_uncorrected", r.Frames.RTTUncorrected)
+	if d := r.Frames.Delivery; d != nil {
+		row("delivery", *d)
+	}
 	f := r.Frames
 	if f.Sent > 0 {
 		p.f("\nframes       %d sent, %d echoed, %d lost, %.0f/s", f.Sent, f.Received, f.Lost, f.PerSec)
@@ -82,6 +85,7 @@ func runText(w io.Writer, r *Report) error {
 		}
 		p.f("\n")
 	}
+	writeWorkload(p, r)
 	t := r.TLS
 	if t.Handshakes > 0 {
 		p.f("tls          %s; %s; groups %s\n", counts(t.Versions), counts(t.CipherSuites), counts(t.Groups))

@@ -9,9 +9,11 @@ import (
 
 // ThresholdResult is one threshold expression checked against a run.
 type ThresholdResult struct {
-	// Expr is the expression as written; Metric the figure it names.
-	Expr   string `json:"expr"`
-	Metric string `json:"metric"`
+	// Expr is the expression as written; Metric the figure it names, and
+	// Selector the stage or role it is narrowed to ("stage=peak"), if any.
+	Expr     string `json:"expr"`
+	Metric   string `json:"metric"`
+	Selector string `json:"selector,omitempty"`
 	// Measured is the run's figure in Unit: "us" (latency, CPU cost),
 	// "ratio" (a fraction), "count" or "per_s".
 	Measured float64 `json:"measured"`
@@ -37,19 +39,28 @@ func (t ThresholdResult) String() string {
 // failed connections and errors, frames.lost lost frames) tolerates that
 // failure: the reason stays, marked, and the verdict is ok only when every
 // failing reason is tolerated. TLS mismatches, interrupts, dead children and
-// crosscheck differences are never tolerated.
+// crosscheck differences are never tolerated, nor is a failure of the whole
+// run by a threshold on one stage or role of it. A threshold on a figure the
+// run should have and lacks (delivery latency without stamped frames, a
+// stage that recorded nothing, a storm that never recovered) fails, its
+// note saying why.
 func applyThresholds(r *Report, ts []threshold.Threshold) {
 	r.Thresholds = nil
 	for _, t := range ts {
-		v, measured, _ := Value(r, t.Metric)
+		v, missing, _ := measure(r, t.Metric, t.Selector)
 		res := ThresholdResult{Expr: t.Expr, Metric: t.Metric, Measured: v, Unit: t.Kind.Unit()}
+		if sel := t.Selector; sel.Key != "" {
+			res.Selector = sel.Key + "=" + sel.Value
+		}
 		switch why := r.Config.Measures(t.Metric); {
 		case why != "":
 			res.OK, res.Note = true, "does not apply: "+why
-		case measured:
+		case missing == "":
 			res.OK = t.Holds(v)
+		case missing == notMeasured:
+			res.Note = notMeasured
 		default:
-			res.Note = "not measured in this run"
+			res.Note = notMeasured + ": " + missing
 		}
 		r.Thresholds = append(r.Thresholds, res)
 	}
@@ -59,7 +70,7 @@ func applyThresholds(r *Report, ts []threshold.Threshold) {
 			continue
 		}
 		for _, t := range r.Thresholds {
-			if t.OK && t.Note == "" && reason.Kind.CoveredBy(t.Metric) {
+			if t.OK && t.Note == "" && t.Selector == "" && reason.Kind.CoveredBy(t.Metric) {
 				reason.ToleratedBy = t.Expr
 				break
 			}

@@ -19,12 +19,36 @@ const (
 	Equal        Op = "=="
 )
 
-// Threshold is one parsed expression: METRIC OP VALUE.
+// The selector keys: a threshold on one stage or one role of the run.
+const (
+	SelectStage = "stage"
+	SelectRole  = "role"
+)
+
+// Selector narrows a metric to one stage or one role of the run, as written
+// in brackets after it: ws_rtt.p99[stage=peak]. The zero Selector is the
+// whole run.
+type Selector struct {
+	// Key is SelectStage or SelectRole; Value names the stage or role.
+	Key, Value string
+}
+
+// String is the selector as written, "[stage=peak]", or "" for the whole run.
+func (s Selector) String() string {
+	if s.Key == "" {
+		return ""
+	}
+	return "[" + s.Key + "=" + s.Value + "]"
+}
+
+// Threshold is one parsed expression: METRIC[SELECTOR] OP VALUE.
 type Threshold struct {
 	// Expr is the expression as written, trimmed.
 	Expr string
-	// Metric is the full metric name, such as "ws_rtt.p99".
+	// Metric is the full metric name, such as "ws_rtt.p99", without the selector.
 	Metric string
+	// Selector, if set, narrows the metric to one stage or role.
+	Selector Selector
 	// Kind is the metric's kind; Value is in its unit (Kind.Unit).
 	Kind Kind
 	Op   Op
@@ -46,19 +70,29 @@ func errorf(expr, format string, a ...any) error {
 	return &Error{Expr: expr, Msg: fmt.Sprintf(format, a...)}
 }
 
-// Parse reads one expression, METRIC[.STAT] OP VALUE, such as
+// Name is the metric with its selector, as a threshold names it: "ws_rtt.p99[stage=peak]".
+func (t Threshold) Name() string { return t.Metric + t.Selector.String() }
+
+// Parse reads one expression, METRIC[.STAT][[SELECTOR]] OP VALUE, such as
 // "ws_rtt.p99 < 5ms", "tls_handshake.p50 <= 2ms", "errors.rate < 0.1%",
-// "driver_us_per_frame < 15" or "connections.failed == 0".
+// "driver_us_per_frame < 15", "connections.failed == 0",
+// "ws_rtt.p99[stage=peak] < 5ms" or "delivery.p99[role=subscribers] < 10ms".
+// Whether the stage or role exists is the config's to say (the planner
+// checks it); Parse checks that the metric can be narrowed so.
 func Parse(expr string) (Threshold, error) {
 	expr = strings.TrimSpace(expr)
 	if expr == "" {
 		return Threshold{}, errorf(expr, "empty; write METRIC OP VALUE, such as 'ws_rtt.p99 < 5ms'")
 	}
-	i := strings.IndexAny(expr, "<>=!")
-	if i < 0 {
-		return Threshold{}, errorf(expr, "no operator; write METRIC OP VALUE with OP one of < <= > >= ==, such as 'ws_rtt.p99 < 5ms'")
+	i, err := operatorAt(expr)
+	if err != nil {
+		return Threshold{}, err
 	}
 	name, rest := strings.TrimSpace(expr[:i]), expr[i:]
+	name, sel, err := cutSelector(expr, name)
+	if err != nil {
+		return Threshold{}, err
+	}
 	var op Op
 	for _, o := range []Op{LessEqual, GreaterEqual, Equal, Less, Greater} {
 		if strings.HasPrefix(rest, string(o)) {
@@ -77,6 +111,9 @@ func Parse(expr string) (Threshold, error) {
 	if !ok {
 		return Threshold{}, unknownMetric(expr, name)
 	}
+	if sel.Key != "" && !((sel.Key == SelectStage && info.ByStage) || (sel.Key == SelectRole && info.ByRole)) {
+		return Threshold{}, errorf(expr, "%s takes no [%s=...] selector; [%s=NAME] narrows %s", info.Name, sel.Key, sel.Key, Selectable(sel.Key))
+	}
 	if raw == "" {
 		return Threshold{}, errorf(expr, "no value after %s", op)
 	}
@@ -84,7 +121,58 @@ func Parse(expr string) (Threshold, error) {
 	if err != nil {
 		return Threshold{}, errorf(expr, "%s: %v", info.Name, err)
 	}
-	return Threshold{Expr: expr, Metric: info.Name, Kind: info.Kind, Op: op, Value: v}, nil
+	return Threshold{Expr: expr, Metric: info.Name, Selector: sel, Kind: info.Kind, Op: op, Value: v}, nil
+}
+
+// operatorAt is where the expression's operator begins: the first of < > = !
+// outside a selector's brackets.
+func operatorAt(expr string) (int, error) {
+	depth := 0
+	for i := 0; i < len(expr); i++ {
+		switch c := expr[i]; {
+		case c == '[':
+			depth++
+		case c == ']' && depth > 0:
+			depth--
+		case depth == 0 && strings.IndexByte("<>=!", c) >= 0:
+			return i, nil
+		}
+	}
+	if depth > 0 {
+		return 0, errorf(expr, "a [ is not closed; write METRIC[stage=NAME] or METRIC[role=NAME] OP VALUE, such as 'ws_rtt.p99[stage=peak] < 5ms'")
+	}
+	return 0, errorf(expr, "no operator; write METRIC OP VALUE with OP one of < <= > >= ==, such as 'ws_rtt.p99 < 5ms'")
+}
+
+// cutSelector splits "ws_rtt.p99[stage=peak]" into the metric and its selector.
+func cutSelector(expr, name string) (string, Selector, error) {
+	open := strings.IndexByte(name, '[')
+	if open < 0 {
+		if strings.IndexByte(name, ']') >= 0 {
+			return "", Selector{}, errorf(expr, "a ] without its [; write METRIC[stage=NAME] or METRIC[role=NAME]")
+		}
+		return name, Selector{}, nil
+	}
+	bad := func(why string) (string, Selector, error) {
+		return "", Selector{}, errorf(expr, "%s; write METRIC[stage=NAME] or METRIC[role=NAME] OP VALUE, such as 'ws_rtt.p99[stage=peak] < 5ms'", why)
+	}
+	if !strings.HasSuffix(name, "]") || strings.Count(name, "[") != 1 || strings.Count(name, "]") != 1 {
+		return bad("the selector must be one [...] right after the metric")
+	}
+	inner := name[open+1 : len(name)-1]
+	key, value, ok := strings.Cut(inner, "=")
+	key, value = strings.TrimSpace(key), strings.TrimSpace(value)
+	switch {
+	case !ok:
+		return bad(fmt.Sprintf("selector [%s] is not KEY=NAME", inner))
+	case key != SelectStage && key != SelectRole:
+		return bad(fmt.Sprintf("selector key %q is not stage or role", key))
+	case value == "":
+		return bad(fmt.Sprintf("[%s=] names no %s", key, key))
+	case strings.ContainsAny(value, "=<>! \t"):
+		return bad(fmt.Sprintf("%s name %q holds a space or an operator", key, value))
+	}
+	return strings.TrimSpace(name[:open]), Selector{Key: key, Value: value}, nil
 }
 
 // ParseAll parses every expression and returns the first error.
@@ -118,7 +206,7 @@ func (t Threshold) Holds(measured float64) bool {
 }
 
 func unknownMetric(expr, name string) error {
-	for _, h := range Histograms {
+	for _, h := range append(append([]string{}, Histograms...), StormHistograms...) {
 		if name == h {
 			return errorf(expr, "%s needs a statistic, one of %s (such as %s.p99)", h, strings.Join(Stats, " "), h)
 		}

@@ -30,6 +30,11 @@ func TestParse(t *testing.T) {
 		{"connect_rate > 400/s", "connect_rate", Greater, 400},
 		{"frames.rate >= 190", "frames.rate", GreaterEqual, 190},
 		{"send_lag.p99 < 5ms", "send_lag.p99", Less, 5000},
+		{"delivery.p99 < 10ms", "delivery.p99", Less, 10000},
+		{"reach > 99.9%", "reach", Greater, 0.999},
+		{"storm.back_to_full < 5s", "storm.back_to_full", Less, 5e6},
+		{"storm.tls_handshake.p99 < 20ms", "storm.tls_handshake.p99", Less, 20000},
+		{"storm.failed == 0", "storm.failed", Equal, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.expr, func(t *testing.T) {
@@ -75,6 +80,19 @@ func TestParseErrors(t *testing.T) {
 		{"not a number", "ws_rtt.p99 < fast", []string{"not a number"}},
 		{"out of range", "errors.count < 1e999", []string{"not a number"}},
 		{"nan word", "errors.count < NaN", []string{"not a number"}},
+		{"storm histogram without stat", "storm.tls_handshake < 5ms", []string{"needs a statistic", "storm.tls_handshake.p99"}},
+		{"reach as a bare number", "reach > 0.999", []string{"bare number"}},
+		{"unclosed selector", "ws_rtt.p99[stage=peak < 5ms", []string{"not closed", "[stage=NAME]"}},
+		{"stray bracket", "ws_rtt.p99] < 5ms", []string{"without its ["}},
+		{"unknown selector key", "ws_rtt.p99[room=1] < 5ms", []string{`"room" is not stage or role`}},
+		{"selector without value", "ws_rtt.p99[stage=] < 5ms", []string{"names no stage"}},
+		{"selector without equals", "ws_rtt.p99[peak] < 5ms", []string{"not KEY=NAME"}},
+		{"selector not at the end", "ws_rtt[stage=a].p99 < 5ms", []string{"right after the metric"}},
+		{"two selectors", "ws_rtt.p99[stage=a][role=b] < 5ms", []string{"right after the metric"}},
+		{"role on a phase", "tls_handshake.p99[role=subscribers] < 5ms", []string{"takes no [role=...]", "ws_rtt.*, delivery.*", "frames.received"}},
+		{"stage on reach", "reach[stage=peak] > 99%", []string{"takes no [stage=...]", "tls_handshake.*", "frames.rate"}},
+		{"role on frames.rate", "frames.rate[role=pub] > 5", []string{"takes no [role=...]"}},
+		{"selector on a typo", "ws_rt.p99[stage=peak] < 5ms", []string{`did you mean "ws_rtt.p99"`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -89,6 +107,41 @@ func TestParseErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestParseSelectors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		expr, metric string
+		sel          Selector
+		value        float64
+	}{
+		{"ws_rtt.p99[stage=peak] < 5ms", "ws_rtt.p99", Selector{SelectStage, "peak"}, 5000},
+		{"delivery.p99[role=subscribers] < 10ms", "delivery.p99", Selector{SelectRole, "subscribers"}, 10000},
+		{"frames.received[role=subscribers] > 1000", "frames.received", Selector{SelectRole, "subscribers"}, 1000},
+		{"tls_handshake.p50 [ stage = ramp-up ] <= 2ms", "tls_handshake.p50", Selector{SelectStage, "ramp-up"}, 2000},
+		{"errors.count[stage=stage2]==0", "errors.count", Selector{SelectStage, "stage2"}, 0},
+		{"frames.rate[stage=peak] >= 400/s", "frames.rate", Selector{SelectStage, "peak"}, 400},
+		{"connections.established[role=pub] >= 10", "connections.established", Selector{SelectRole, "pub"}, 10},
+	}
+	for _, tc := range tests {
+		t.Run(tc.expr, func(t *testing.T) {
+			t.Parallel()
+			th, err := Parse(tc.expr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if th.Metric != tc.metric || th.Selector != tc.sel || math.Abs(th.Value-tc.value) > 1e-9 {
+				t.Fatalf("got %s %+v %g, want %s %+v %g", th.Metric, th.Selector, th.Value, tc.metric, tc.sel, tc.value)
+			}
+			if want := tc.metric + "[" + tc.sel.Key + "=" + tc.sel.Value + "]"; th.Name() != want {
+				t.Fatalf("Name() = %q, want %q", th.Name(), want)
+			}
+		})
+	}
+	if th, _ := Parse("ws_rtt.p99 < 5ms"); th.Selector != (Selector{}) || th.Name() != "ws_rtt.p99" {
+		t.Fatalf("no selector: %+v", th)
 	}
 }
 
@@ -121,7 +174,7 @@ func TestHolds(t *testing.T) {
 func TestCatalogue(t *testing.T) {
 	t.Parallel()
 	names := Names()
-	if len(names) != len(Histograms)*len(Stats)+len(scalars) {
+	if len(names) != (len(Histograms)+len(StormHistograms))*len(Stats)+len(scalars) {
 		t.Fatalf("%d names", len(names))
 	}
 	seen := map[string]bool{}
@@ -174,7 +227,8 @@ func TestFormat(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{"ws_rtt.p99 < 5ms", "tls_handshake.p50 < 2ms", "errors.rate < 0.1%",
 		"driver_us_per_frame < 15", "connections.failed == 0", "connect_rate >= 400/s", "ws_rtt <", "<=>",
-		"ws_rtt.p99 < 1e", "frames.lost<1e+3", "errors.rate < .5", "ws_rtt.p99 < 5 µs", "x ! y", ""} {
+		"ws_rtt.p99 < 1e", "frames.lost<1e+3", "errors.rate < .5", "ws_rtt.p99 < 5 µs", "x ! y", "",
+		"ws_rtt.p99[stage=peak] < 5ms", "delivery.p50[role=a]<1ms", "x[", "]<", "a[b=c=d] < 1"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

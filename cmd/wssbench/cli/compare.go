@@ -52,11 +52,14 @@ Examples:
   wssbench compare base.json cand.json --force      configs differ, compare anyway
   wssbench compare base.json cand.json --allow-saturated
 
-Metrics (default set: %s):
-  tcp_connect, tls_handshake, ws_upgrade, connect_total, ws_rtt, ws_rtt_uncorrected
+Metrics (default set: %s;
+and delivery.p50, delivery.p99, reach when both reports have them):
+  tcp_connect, tls_handshake, ws_upgrade, connect_total, ws_rtt, ws_rtt_uncorrected,
+  delivery, storm.tls_handshake, storm.connect_total
   with .p50 .p90 .p99 .p999 .max .mean .min; errors.rate, errors.count,
   connections.failed, connections.established, frames.lost, frames.received,
-  frames.rate, connect_rate, send_lag.p99, {driver,target,proxy,server}_us_per_{handshake,frame}
+  frames.rate, connect_rate, send_lag.p99, {driver,target,proxy,server}_us_per_{handshake,frame},
+  reach, storm.back_to_full, storm.dropped, storm.reconnected, storm.failed
 
 Exit codes: 0 no regression, 2 bad input (unreadable report, different
 configs, unknown metric), 3 a regression, a failed candidate run or a

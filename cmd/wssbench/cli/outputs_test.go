@@ -15,6 +15,7 @@ import (
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/wssbench/wssbench/bench/metrics"
 )
 
 // TestRunOutputs makes one small real run against the built-in target with
@@ -83,8 +84,11 @@ func TestRunOutputs(t *testing.T) {
 		for name, p := range rep.Phases {
 			want[name] = p.Count
 		}
-		if len(lines) != 7 {
-			t.Errorf("tags %v, want the 7 metric names", lines)
+		if len(lines) != int(metrics.NumMetrics) {
+			t.Errorf("tags %v, want the %d metric names", lines, metrics.NumMetrics)
+		}
+		if counts["delivery"] != 0 {
+			t.Errorf("an echo run logged %d delivery samples", counts["delivery"])
 		}
 		for tag, n := range lines {
 			if n != len(rep.Timeline) {

@@ -65,7 +65,7 @@ func runFlags(cfg *bench.Config) (*pflag.FlagSet, *runOut) {
 	fs.StringSliceVar(&cfg.Topology, "topology", cfg.Topology, "who terminates TLS in front of the built-in target: "+strings.Join(bench.Topologies(), ", ")+"; several make a comparison")
 	fs.IntVar(&cfg.Repeat, "repeat", cfg.Repeat, "run each topology this many times, interleaved (A B C A B C)")
 	fs.DurationVar((*time.Duration)(&cfg.ProxyDelay), "delay", time.Duration(cfg.ProxyDelay), "one-way delay the builtin proxy adds in each direction (emulates a network round trip)")
-	fs.StringArrayVar(&cfg.Thresholds, "threshold", cfg.Thresholds, "pass/fail expression checked after the run, such as 'ws_rtt.p99 < 5ms' (repeatable; replaces the scenario's; a failure exits 3)")
+	fs.StringArrayVar(&cfg.Thresholds, "threshold", cfg.Thresholds, "pass/fail expression checked after the run, such as 'ws_rtt.p99 < 5ms' or 'delivery.p99[role=subscribers] < 10ms' ([stage=NAME] or [role=NAME] narrows it; repeatable; replaces the scenario's; a failure exits 3)")
 	out.files = addOutputFlags(fs)
 	fs.BoolVarP(&out.quiet, "quiet", "q", false, "no progress line")
 	fs.StringVar(&out.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the driver to this file (for the driver's own hot spots)")
