@@ -163,6 +163,7 @@ func runOne(ctx context.Context, cell *Cell, rep int, lay Layout, opt Options) (
 	res.Roles = rolesOf(d, res.Stats)
 	if dc.Stages != nil {
 		res.Stages = stageResults(res, dc.Stages, w.marks)
+		res.Warnings = append(res.Warnings, "stages: connections come and go throughout the run, so its CPU is not split between handshakes and frames (the per-handshake and per-frame costs are left out; each stage's rates and latencies are in its row)")
 	}
 	res.Storm = stormResult(res, d)
 	res.Clipped = rec.Clipped()

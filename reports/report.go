@@ -369,7 +369,14 @@ func fromResult(res *bench.Result, meta Meta) *Report {
 	r.Phases = Phases{TCPConnect: summarize(h[metrics.TCPConnect]), TLSHandshake: summarize(h[metrics.TLSHandshake]),
 		WSUpgrade: summarize(h[metrics.WSUpgrade]), ConnectTotal: summarize(h[metrics.ConnectTotal])}
 	connectWall, steadyWall := res.PhaseWalls()
-	if connectWall > 0 {
+	// A staged run dials and closes throughout: its whole run is the steady
+	// phase, so connections per second are over it, and CPU is not split
+	// between handshakes and frames.
+	staged := len(res.Config.Stages) > 0
+	switch {
+	case staged && steadyWall > 0:
+		r.Connections.ConnectPerSec = float64(st.Established) / steadyWall.Seconds()
+	case connectWall > 0:
 		r.Connections.ConnectPerSec = float64(st.Established) / connectWall.Seconds()
 	}
 	frameWall := steadyWall
@@ -381,9 +388,7 @@ func fromResult(res *bench.Result, meta Meta) *Report {
 	if frameWall > 0 {
 		r.Frames.PerSec = float64(st.FramesReceived) / frameWall.Seconds()
 	}
-	if res.Mode().Streams() && res.Config.MsgRate > 0 {
-		r.Frames.RequestedPerSec = float64(st.Established) * res.Config.MsgRate
-	}
+	r.Frames.RequestedPerSec = res.RequestedFrameRate()
 	r.TLS = TLS{Handshakes: st.Handshakes, Versions: st.TLSVersions, CipherSuites: st.CipherSuites, Groups: st.Groups,
 		ALPN: st.ALPN, Resumed: st.Resumed, HelloRetry: st.HelloRetry, ClientCertRequested: st.ClientCertRequested,
 		Mismatches: res.TLSMismatches()}
@@ -396,7 +401,9 @@ func fromResult(res *bench.Result, meta Meta) *Report {
 		ProxyUsPerHandshake:  perUs(c.ProxyByPhase.Connect, st.Established),
 		DriverUsPerHandshake: perUs(c.DriverByPhase.Connect, st.Established),
 		TargetUsPerHandshake: perUs(c.TargetByPhase.Connect, st.Established)}
-	if res.Mode().Streams() {
+	if staged {
+		r.CPU.ProxyUsPerHandshake, r.CPU.DriverUsPerHandshake, r.CPU.TargetUsPerHandshake = 0, 0, 0
+	} else if res.Mode().Streams() {
 		r.CPU.DriverUsPerFrame = perUs(c.DriverByPhase.Steady, st.FramesReceived)
 		r.CPU.TargetUsPerFrame = perUs(c.TargetByPhase.Steady, st.FramesReceived)
 		r.CPU.ProxyUsPerFrame = perUs(c.ProxyByPhase.Steady, st.FramesReceived)
