@@ -43,8 +43,7 @@ func (s *Server) pushTo(c *wsconn.Conn, sc *sharedConn) {
 // began, so a client sees skipped frames as gaps.
 func (s *Server) push(sc *sharedConn, k int64, done <-chan struct{}) {
 	interval := max(time.Duration(float64(time.Second)/s.cfg.PushRate), time.Microsecond)
-	phase := time.Duration(math.Mod(float64(k)*goldenFraction, 1) * float64(interval))
-	origin := s.epoch.Add(phase)
+	origin := s.epoch.Add(pushPhase(k, interval))
 	next := origin.Add((time.Since(origin)/interval + 1) * interval)
 	var seq, pushed, written int64
 	defer func() {
@@ -87,6 +86,11 @@ func (s *Server) push(sc *sharedConn, k int64, done <-chan struct{}) {
 		}
 		t.Reset(time.Until(next))
 	}
+}
+
+// pushPhase is the k-th connection's place in the interval.
+func pushPhase(k int64, interval time.Duration) time.Duration {
+	return time.Duration(math.Mod(float64(k)*goldenFraction, 1) * float64(interval))
 }
 
 // appendPush appends one text frame {"seq":seq,"ts":ts}, unmasked.
