@@ -48,6 +48,8 @@ func (cell *Cell) envSpec(opt Options, lay Layout) env.Spec {
 		MaxConns:    lay.Conns + 100,
 		Targets:     lay.Targets,
 		IdleTimeout: cell.runLength(lay) + 2*time.Minute,
+		Rooms:       c.Rooms,
+		PushRate:    c.PushRate,
 	}
 }
 

@@ -157,7 +157,9 @@ func TestParseCounts(t *testing.T) {
 		ok           bool
 	}{
 		{"none", "some line\n", TargetCounts{}, false},
-		{"one", "x\n" + CountsPrefix + `{"accepted":5,"upgraded":4,"frames_echoed":100,"closes":3}` + "\n", TargetCounts{5, 4, 100, 3}, true},
+		{"one", "x\n" + CountsPrefix + `{"accepted":5,"upgraded":4,"frames_echoed":100,"closes":3}` + "\n", TargetCounts{Accepted: 5, Upgraded: 4, FramesEchoed: 100, Closes: 3}, true},
+		{"rooms and push", CountsPrefix + `{"accepted":1,"frames_received":2,"deliveries_owed":3,"deliveries_written":4,"deliveries_dropped":5,"pushed":6,"push_written":7}`,
+			TargetCounts{Accepted: 1, FramesReceived: 2, DeliveriesOwed: 3, DeliveriesWritten: 4, DeliveriesDropped: 5, Pushed: 6, PushWritten: 7}, true},
 		{"last wins", CountsPrefix + `{"accepted":1}` + "\n" + CountsPrefix + `{"accepted":2}`, TargetCounts{Accepted: 2}, true},
 		{"broken", CountsPrefix + `{"accepted":`, TargetCounts{}, false},
 	} {
