@@ -16,7 +16,6 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/wssbench/wssbench/bench"
-	"github.com/wssbench/wssbench/bench/env"
 	"github.com/wssbench/wssbench/bench/target"
 	"github.com/wssbench/wssbench/bench/tlsconf"
 )
@@ -132,7 +131,7 @@ Flags:
 	defer stop()
 	// Before the ready line: a parent may send it as soon as it reads that.
 	abort := make(chan os.Signal, 1)
-	signal.Notify(abort, env.AbortSignal)
+	signal.Notify(abort, bench.TargetAbortSignal)
 	defer signal.Stop(abort)
 	aborted := make(chan struct{})
 	go func() {
