@@ -111,4 +111,3 @@ func (e *Env) adoptTargets(started []*proc.Child, counts []chan TargetCounts, u 
 		}
 	}
 }
-
