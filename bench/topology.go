@@ -32,6 +32,10 @@ const ReadyPrefix = env.ReadyPrefix
 // ProxyReadyPrefix is ReadyPrefix for `wssbench proxy`.
 const ProxyReadyPrefix = env.ProxyReadyPrefix
 
+// TargetAbortSignal makes `wssbench serve` end as a crash would, for a
+// restart of the target (see env.AbortSignal).
+const TargetAbortSignal = env.AbortSignal
+
 // envSpec is what the cell's run starts: the built-in target and the proxy
 // of its topology, with the cell's resolved server TLS settings.
 func (cell *Cell) envSpec(opt Options, lay Layout) env.Spec {
@@ -48,6 +52,8 @@ func (cell *Cell) envSpec(opt Options, lay Layout) env.Spec {
 		MaxConns:    lay.Conns + 100,
 		Targets:     lay.Targets,
 		IdleTimeout: cell.runLength(lay) + 2*time.Minute,
+		Rooms:       c.Rooms,
+		PushRate:    c.PushRate,
 	}
 }
 

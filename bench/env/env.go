@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wssbench/wssbench/bench/proc"
@@ -62,6 +63,12 @@ type Spec struct {
 	// listen on one port with SO_REUSEPORT, so their open files add up
 	// (each process may hold about 20,000 here); they need TargetArgv.
 	Targets int
+	// Rooms makes the target a chat server of rooms of this size (see
+	// target.Config.Rooms); 0 echoes.
+	Rooms int
+	// PushRate makes the target push stamped frames to every connection at
+	// this rate, frames/s per connection (see target.Config.PushRate).
+	PushRate float64
 }
 
 // Env is a started environment: its URL, the chain its servers present, the
@@ -85,6 +92,29 @@ type Env struct {
 	inProc   bool
 	idle     time.Duration
 	warnings []string
+
+	// What the target was started with, to start it again (RestartTarget).
+	targetArgv []string
+	plain      bool
+	nTargets   int
+	rooms      int
+	pushRate   float64
+	// abortCounts receive each target process's counts line after
+	// AbortSignal (index as targets).
+	abortCounts []chan TargetCounts
+	// targetAddr is where the target listens (host:port), behind a proxy too.
+	targetAddr string
+	// inProcSrv is the in-process target; inProcServed its entry in served.
+	inProcSrv    *target.Server
+	inProcServed int
+	// restarting makes an in-process target's Serve returning no failure.
+	restarting atomic.Bool
+	// restartMu keeps a restart and the stop apart.
+	restartMu sync.Mutex
+	// earlier is what the target's earlier lives counted; lost is set when
+	// one of them gave no counts.
+	earlier TargetCounts
+	lost    bool
 
 	// inProcCounts returns the counts of an in-process target, exact once
 	// its Serve has returned.
@@ -137,7 +167,8 @@ func Start(ctx context.Context, s Spec) (_ *Env, err error) {
 		return nil, fmt.Errorf("%d target processes need TargetArgv: an in-process target is one", s.Targets)
 	}
 	e.idle = s.IdleTimeout
-	if err := e.startTarget(ctx, s.TargetArgv, plain, max(1, s.Targets)); err != nil {
+	e.targetArgv, e.plain, e.nTargets, e.rooms, e.pushRate = s.TargetArgv, plain, max(1, s.Targets), s.Rooms, s.PushRate
+	if err := e.startTarget(ctx); err != nil {
 		return nil, err
 	}
 	if !plain {
@@ -166,50 +197,6 @@ func topologyList() string {
 	return strings.Join(names, ", ")
 }
 
-func (e *Env) startTarget(ctx context.Context, argv []string, plain bool, n int) error {
-	if len(argv) == 0 {
-		tc := e.serverTLS()
-		if plain {
-			tc = nil
-		}
-		srv, err := target.Listen(target.Config{Listen: listenAddr, TLS: tc, IdleTimeout: e.idle})
-		if err != nil {
-			return err
-		}
-		e.url, e.inProc = srv.URL(), true
-		e.inProcCounts = func() TargetCounts { return TargetCounts(srv.Counts()) }
-		e.serveInProcess(ctx, "built-in target", srv.Serve)
-		return nil
-	}
-	addr, reuse := listenAddr, n > 1
-	for i := range n {
-		name := "built-in target"
-		if n > 1 {
-			name = fmt.Sprintf("built-in target %d of %d", i+1, n)
-		}
-		full := append(append([]string{}, argv...), targetArgs(addr, reuse, plain, e.files, e.server)...)
-		if e.idle > 0 {
-			full = append(full, "--idle-timeout", e.idle.String())
-		}
-		c, u, err := proc.Start(ctx, proc.StartOptions{Name: name, Argv: full, ReadyPrefix: ReadyPrefix})
-		if err != nil {
-			return fmt.Errorf("start the %s: %w", name, err)
-		}
-		e.targets = append(e.targets, c)
-		e.watch(c)
-		if i == 0 {
-			e.target, e.url = c, u
-			// The others join the first one's port.
-			pu, err := url.Parse(u)
-			if err != nil {
-				return fmt.Errorf("the built-in target gave a bad URL %q: %w", u, err)
-			}
-			addr = pu.Host
-		}
-	}
-	return nil
-}
-
 func (e *Env) startBuiltinProxy(ctx context.Context, argv []string, backend string, delay time.Duration) error {
 	if len(argv) == 0 {
 		srv, err := builtin.Listen(builtin.Config{Listen: listenAddr, Backend: backend, TLS: e.serverTLS(), Delay: delay})
@@ -217,7 +204,7 @@ func (e *Env) startBuiltinProxy(ctx context.Context, argv []string, backend stri
 			return err
 		}
 		e.url = srv.URL()
-		e.serveInProcess(ctx, "built-in proxy", srv.Serve)
+		e.serveInProcess(ctx, "built-in proxy", srv.Serve, nil)
 		return nil
 	}
 	full := append(append([]string{}, argv...), ProxyArgs(backend, delay, e.files, e.server)...)
@@ -270,8 +257,9 @@ func (e *Env) serverTLS() *tls.Config {
 
 // serveInProcess runs an in-process server until Stop; the run's ctx does not
 // end it, so the driver can still close its connections after a Ctrl-C. A
-// server that returns before Stop is a Failure.
-func (e *Env) serveInProcess(ctx context.Context, name string, serve func(context.Context) error) {
+// server that returns before Stop is a Failure, unless expected is set then.
+// It adds the channel that receives Serve's error to served, and returns it.
+func (e *Env) serveInProcess(ctx context.Context, name string, serve func(context.Context) error, expected *atomic.Bool) chan error {
 	if e.serveCtx == nil {
 		e.serveCtx, e.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	}
@@ -279,11 +267,12 @@ func (e *Env) serveInProcess(ctx context.Context, name string, serve func(contex
 	e.served = append(e.served, done)
 	go func() {
 		err := serve(e.serveCtx)
-		if e.serveCtx.Err() == nil {
+		if e.serveCtx.Err() == nil && (expected == nil || !expected.Load()) {
 			e.fail(fmt.Errorf("the in-process %s stopped during the run: %v", name, err))
 		}
 		done <- err
 	}()
+	return done
 }
 
 // watch makes a child's exit before Stop a Failure, as soon as it happens.
@@ -316,8 +305,11 @@ func (e *Env) URL() string { return e.url }
 // certificate for mutual TLS).
 func (e *Env) Chain() *tlsconf.Chain { return e.chain }
 
-// TargetPID is the target's process id; 0 for an in-process target.
+// TargetPID is the target's process id; 0 for an in-process target. It
+// changes with RestartTarget.
 func (e *Env) TargetPID() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	if e.target == nil {
 		return 0
 	}
@@ -325,7 +317,10 @@ func (e *Env) TargetPID() int {
 }
 
 // TargetPIDs are the process ids of every target process (none in process).
+// They change with RestartTarget.
 func (e *Env) TargetPIDs() []int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	var out []int
 	for _, c := range e.targets {
 		out = append(out, c.PID())
@@ -376,6 +371,8 @@ func (e *Env) Stop() { _, _, _ = e.StopAndCount() }
 // stop (a child that had to be killed, or exited with an error).
 func (e *Env) StopAndCount() (TargetCounts, bool, error) {
 	e.stopOnce.Do(func() {
+		e.restartMu.Lock()
+		defer e.restartMu.Unlock()
 		close(e.stopping)
 		var errs []error
 		if e.external != nil {
@@ -405,6 +402,8 @@ func (e *Env) StopAndCount() (TargetCounts, bool, error) {
 				e.counts, e.counted = e.inProcCounts(), true
 			}
 		}
+		e.counts.add(e.earlier)
+		e.counted = e.counted && !e.lost
 		if e.dir != "" {
 			// Best effort: a leftover folder is removed by the next Start.
 			_ = os.RemoveAll(e.dir)

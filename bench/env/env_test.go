@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -45,6 +46,7 @@ func TestMain(m *testing.M) {
 func serveHelper(args []string) int {
 	var plain bool
 	var cert, key string
+	cfg := target.Config{Listen: listenAddr}
 	for i := 0; i < len(args); i++ {
 		switch args[i] {
 		case "--plain":
@@ -55,9 +57,19 @@ func serveHelper(args []string) int {
 		case "--key":
 			i++
 			key = args[i]
+		case "--listen":
+			i++
+			cfg.Listen = args[i]
+		case "--reuseport":
+			cfg.ReusePort = true
+		case "--rooms":
+			i++
+			cfg.Rooms, _ = strconv.Atoi(args[i])
+		case "--push":
+			i++
+			cfg.PushRate, _ = strconv.ParseFloat(args[i], 64)
 		}
 	}
-	cfg := target.Config{Listen: listenAddr}
 	if !plain {
 		c, err := tlsconf.LoadKeyPair(cert, key)
 		if err != nil {
@@ -73,10 +85,23 @@ func serveHelper(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
+	// AbortSignal as serve answers it: cut, the real counts, wait to be killed.
+	abort := make(chan os.Signal, 1)
+	signal.Notify(abort, AbortSignal)
+	go func() {
+		<-abort
+		srv.Abort()
+	}()
 	fmt.Println(ReadyPrefix + srv.URL())
 	if err := srv.Serve(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
+	}
+	if ctx.Err() == nil {
+		b, _ := json.Marshal(srv.Counts())
+		fmt.Printf("%s%s\n", CountsPrefix, b)
+		<-ctx.Done()
+		return 0
 	}
 	fmt.Printf("%s{\"accepted\":%d,\"upgraded\":%d,\"frames_echoed\":%d,\"closes\":%d}\n", CountsPrefix,
 		fakeCounts.Accepted, fakeCounts.Upgraded, fakeCounts.FramesEchoed, fakeCounts.Closes)
@@ -157,7 +182,9 @@ func TestParseCounts(t *testing.T) {
 		ok           bool
 	}{
 		{"none", "some line\n", TargetCounts{}, false},
-		{"one", "x\n" + CountsPrefix + `{"accepted":5,"upgraded":4,"frames_echoed":100,"closes":3}` + "\n", TargetCounts{5, 4, 100, 3}, true},
+		{"one", "x\n" + CountsPrefix + `{"accepted":5,"upgraded":4,"frames_echoed":100,"closes":3}` + "\n", TargetCounts{Accepted: 5, Upgraded: 4, FramesEchoed: 100, Closes: 3}, true},
+		{"rooms and push", CountsPrefix + `{"accepted":1,"frames_received":2,"deliveries_owed":3,"deliveries_written":4,"deliveries_dropped":5,"pushed":6,"push_written":7}`,
+			TargetCounts{Accepted: 1, FramesReceived: 2, DeliveriesOwed: 3, DeliveriesWritten: 4, DeliveriesDropped: 5, Pushed: 6, PushWritten: 7}, true},
 		{"last wins", CountsPrefix + `{"accepted":1}` + "\n" + CountsPrefix + `{"accepted":2}`, TargetCounts{Accepted: 2}, true},
 		{"broken", CountsPrefix + `{"accepted":`, TargetCounts{}, false},
 	} {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/wssbench/wssbench/bench/tlsconf"
@@ -23,7 +24,14 @@ const ProxyReadyPrefix = "wssbench proxy: listening on "
 // it exits on SIGTERM; a TargetCounts in JSON follows it.
 const CountsPrefix = "wssbench serve: counts "
 
-// TargetCounts are what the built-in target saw during its life.
+// AbortSignal makes `wssbench serve` end as a crash would, for a restart:
+// it stops accepting, cuts every connection at once without a close frame,
+// prints its counts line (CountsPrefix) once the connections' work has
+// ended, and waits to be killed. Env.RestartTarget sends it, then SIGKILL.
+const AbortSignal = syscall.SIGUSR1
+
+// TargetCounts are what the built-in target saw during its life (over all
+// its lives, after RestartTarget). It mirrors target.Counts field for field.
 type TargetCounts struct {
 	// Accepted is TCP connections accepted.
 	Accepted int64 `json:"accepted"`
@@ -33,14 +41,36 @@ type TargetCounts struct {
 	FramesEchoed int64 `json:"frames_echoed"`
 	// Closes is close handshakes completed.
 	Closes int64 `json:"closes"`
+	// FramesReceived is, with rooms, whole messages received from clients.
+	FramesReceived int64 `json:"frames_received,omitempty"`
+	// DeliveriesOwed is, with rooms, for each message received, the number
+	// of other members its room had then.
+	DeliveriesOwed int64 `json:"deliveries_owed,omitempty"`
+	// DeliveriesWritten is, with rooms, deliveries written to members.
+	DeliveriesWritten int64 `json:"deliveries_written,omitempty"`
+	// DeliveriesDropped is, with rooms, deliveries not written: a member's
+	// queue was full (a slow reader) or it was closing or gone. Owed is
+	// written plus dropped.
+	DeliveriesDropped int64 `json:"deliveries_dropped,omitempty"`
+	// Pushed is, with a push rate, frames owed by the connections' schedules.
+	Pushed int64 `json:"pushed,omitempty"`
+	// PushWritten is, with a push rate, pushed frames written (a connection
+	// behind its schedule skips what it cannot catch up).
+	PushWritten int64 `json:"push_written,omitempty"`
 }
 
-// add sums the counts of several target processes.
+// add sums the counts of several target processes (or lives of one).
 func (c *TargetCounts) add(o TargetCounts) {
 	c.Accepted += o.Accepted
 	c.Upgraded += o.Upgraded
 	c.FramesEchoed += o.FramesEchoed
 	c.Closes += o.Closes
+	c.FramesReceived += o.FramesReceived
+	c.DeliveriesOwed += o.DeliveriesOwed
+	c.DeliveriesWritten += o.DeliveriesWritten
+	c.DeliveriesDropped += o.DeliveriesDropped
+	c.Pushed += o.Pushed
+	c.PushWritten += o.PushWritten
 }
 
 // ParseCounts finds the last CountsPrefix line in a target's stdout; false
@@ -97,6 +127,20 @@ func targetArgs(addr string, reuse, plain bool, f Files, server tlsconf.Profile)
 	}
 	args = append(args, "--cert", f.CertFile, "--key", f.KeyFile)
 	return append(args, serverTLSArgs(server, f.ClientCAFile)...)
+}
+
+// TargetWorkloadArgs are the flags that make `wssbench serve` a chat server
+// (rooms of this size) or a push stream (frames/s per connection); none for
+// an echo server.
+func TargetWorkloadArgs(rooms int, pushRate float64) []string {
+	var args []string
+	if rooms > 0 {
+		args = append(args, "--rooms", strconv.Itoa(rooms))
+	}
+	if pushRate > 0 {
+		args = append(args, "--push", strconv.FormatFloat(pushRate, 'g', -1, 64))
+	}
+	return args
 }
 
 // ProxyArgs are the flags a run passes to `wssbench proxy` in front of a

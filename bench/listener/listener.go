@@ -213,6 +213,29 @@ func (l *Listener) Stop() {
 	})
 }
 
+// Abort is a crash, not a shutdown: it stops accepting and closes every
+// tracked connection at once, with no wake-up (so no close frame); the work
+// that served them then ends on its own, and Shutdown waits for it as after
+// Stop. Down and Stopping report it as they report Stop. Again, or after
+// Stop, it closes what is still tracked.
+func (l *Listener) Abort() {
+	l.once.Do(func() {
+		l.mu.Lock()
+		l.down.Store(true)
+		l.ln.Close()
+		close(l.stopped)
+		l.mu.Unlock()
+		if l.opt.OnStop != nil {
+			l.opt.OnStop()
+		}
+	})
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for c := range l.conns {
+		c.Close()
+	}
+}
+
 // Shutdown stops (see Stop) and waits up to grace for the work to end; then
 // it closes every connection still tracked and waits up to grace again. It
 // returns an error when work is still running after that.

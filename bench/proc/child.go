@@ -292,6 +292,11 @@ func (c *Child) Unexpected() error {
 	return c.unexpected
 }
 
+// ExpectExit marks the child's exit from now on as asked for, not a
+// failure, as Stop does, for a caller that ends it another way (a signal the
+// child answers by exiting, or a kill after one). Stop still ends it.
+func (c *Child) ExpectExit() { c.stopping.Store(true) }
+
 // Signal sends sig to the child by its PID (not its group), if it is still running.
 func (c *Child) Signal(sig os.Signal) error {
 	if c.Exited() {

@@ -39,14 +39,44 @@ func (s *Server) handle(raw net.Conn) {
 		nc = tc
 	}
 	u := ws.Upgrader{Protocol: func([]byte) bool { return true }}
+	var m *member
+	var r *room
+	if s.cfg.Rooms > 0 {
+		// The member joins just before the 101 goes out, so a client that
+		// saw its upgrade complete is in its room, and rooms fill in the
+		// order the clients saw their upgrades complete.
+		m = s.newMember()
+		var uri string
+		u.OnRequest = func(b []byte) error {
+			uri = string(b)
+			return nil
+		}
+		u.OnBeforeUpgrade = func() (ws.HandshakeHeader, error) {
+			r = s.rooms.join(s.rooms.roomKey(uri, s.cfg.Rooms), m)
+			return nil, nil
+		}
+	}
 	if _, err := u.Upgrade(nc); err != nil {
+		if r != nil {
+			s.leave(r, m)
+		}
 		nc.Close()
 		return
 	}
 	s.upgraded.Add(1)
 	s.firstUpgrade.CompareAndSwap(0, int64(time.Since(s.epoch))+1)
-	c := wsconn.New(nc, wsconn.Options{MaxFrameBytes: s.cfg.MaxFrameBytes})
-	s.echo(c)
+	if s.cfg.Rooms == 0 && s.cfg.PushRate == 0 {
+		s.echo(wsconn.New(nc, wsconn.Options{MaxFrameBytes: s.cfg.MaxFrameBytes}))
+		return
+	}
+	// A second goroutine writes to the connection too.
+	sc := &sharedConn{Conn: nc, raw: raw, idle: s.cfg.IdleTimeout}
+	c := wsconn.New(sc, wsconn.Options{MaxFrameBytes: s.cfg.MaxFrameBytes})
+	if s.cfg.Rooms > 0 {
+		s.chat(c, sc, m, r)
+		return
+	}
+	s.pushTo(c, sc)
 }
 
 // echo runs the echo loop until the peer closes, errs, idles out or the server
@@ -88,6 +118,9 @@ func (s *Server) echo(c *wsconn.Conn) {
 // close runs the server's side of a close handshake and counts it if the
 // peer answered.
 func (s *Server) close(c *wsconn.Conn, code ws.StatusCode) {
+	if sc, ok := c.NetConn().(*sharedConn); ok {
+		sc.stop()
+	}
 	if s.ln.Down() {
 		// This connection's wake-up may still be on its way; the close
 		// handshake's deadline must come after it.

@@ -1,13 +1,18 @@
 // Package target is wssbench's built-in echo server: wss:// or ws://, it echoes
 // text and binary frames (fragments as they come), answers pings, completes the
 // close handshake, and bounds frame size and idle time. It counts what it saw
-// (Counts) and can stall on purpose (Config.Stalls).
+// (Counts) and can stall on purpose (Config.Stalls). Two workloads change what
+// it does with frames: a chat server (Config.Rooms) delivers each message to
+// the other members of its sender's room, and a push stream
+// (Config.PushRate) sends stamped frames to every connection unasked. Abort
+// ends it as a crash would, for reconnect storms.
 package target
 
 import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"math"
 	"net"
 	"strconv"
 	"sync/atomic"
@@ -45,6 +50,24 @@ type Config struct {
 	// Stalls are fault-injection windows in which the server echoes nothing
 	// (see Stall), to show coordinated omission in a driver's figures.
 	Stalls []Stall
+	// Rooms, when more than 0, makes the server a chat server of rooms of
+	// this many members: every whole message (text or binary, fragments
+	// reassembled) a connection sends goes, unchanged and unfragmented, to
+	// every other connection of its room, not back to the sender. Rooms fill
+	// in upgrade order (room 0 gets the first Rooms connections, ...), unless
+	// the upgrade's URL path is other than "/": then the path names the room,
+	// shared by every connection with that path, of any size. A connection
+	// that ends leaves its room.
+	Rooms int
+	// RoomQueue is how many deliveries may wait for one connection to take
+	// them (default 256); a delivery to a full queue is dropped and counted.
+	RoomQueue int
+	// PushRate, when more than 0, makes the server push text frames
+	// {"seq":N,"ts":UNIX_NANOS} to every connection at this rate (frames/s
+	// per connection), ts the wall-clock time the frame is written, the
+	// connections' schedules spread evenly over one interval. Frames a
+	// connection sends are still echoed. It does not go with Rooms.
+	PushRate float64
 }
 
 // Validate reports a config the server cannot run.
@@ -56,6 +79,18 @@ func (c Config) Validate() error {
 		if err := s.Validate(); err != nil {
 			return err
 		}
+	}
+	switch {
+	case c.Rooms < 0:
+		return fmt.Errorf("rooms must not be negative (got %d): give the members per room, or 0 to echo", c.Rooms)
+	case c.RoomQueue < 0:
+		return fmt.Errorf("room queue must not be negative (got %d)", c.RoomQueue)
+	case math.IsNaN(c.PushRate) || math.IsInf(c.PushRate, 0) || c.PushRate < 0:
+		return fmt.Errorf("push rate must be a number of frames per second, 0 or more (got %v)", c.PushRate)
+	case c.PushRate > maxPushRate:
+		return fmt.Errorf("push rate %v is more than %v frames per second per connection", c.PushRate, float64(maxPushRate))
+	case c.Rooms > 0 && c.PushRate > 0:
+		return fmt.Errorf("rooms (%d) and push rate (%v) do not go together: a target is a chat server or a push stream, not both; drop one", c.Rooms, c.PushRate)
 	}
 	return nil
 }
@@ -75,6 +110,26 @@ type Counts struct {
 	// Closes is close handshakes completed: the peer's close frame answered,
 	// or the server's close frame answered by the peer.
 	Closes int64 `json:"closes"`
+	// FramesReceived is, in rooms mode, whole messages received from
+	// clients (fragments reassembled count once).
+	FramesReceived int64 `json:"frames_received,omitempty"`
+	// DeliveriesOwed is, in rooms mode, for each message received, the
+	// number of other members its room had at that moment.
+	DeliveriesOwed int64 `json:"deliveries_owed,omitempty"`
+	// DeliveriesWritten is, in rooms mode, deliveries written to a member's
+	// connection.
+	DeliveriesWritten int64 `json:"deliveries_written,omitempty"`
+	// DeliveriesDropped is, in rooms mode, deliveries not written: the
+	// member's queue was full (a slow reader), or the member was closing or
+	// gone before its turn came. Once Serve has returned, DeliveriesOwed is
+	// DeliveriesWritten plus DeliveriesDropped.
+	DeliveriesDropped int64 `json:"deliveries_dropped,omitempty"`
+	// Pushed is, in push mode, frames owed by the connections' schedules
+	// (every interval that came due while the connection lived).
+	Pushed int64 `json:"pushed,omitempty"`
+	// PushWritten is, in push mode, pushed frames written; a connection
+	// that falls behind its schedule skips the frames it cannot catch up.
+	PushWritten int64 `json:"push_written,omitempty"`
 }
 
 // Server is a running echo server.
@@ -83,6 +138,11 @@ type Server struct {
 	ln  *listener.Listener
 
 	accepted, upgraded, echoed, closes atomic.Int64
+	// The rooms and push counters (see Counts).
+	received, owed, delivered, dropped, pushed, pushWritten atomic.Int64
+	rooms                                                   roomSet
+	// pushSeq numbers push connections, for their place in the interval.
+	pushSeq atomic.Int64
 	// firstUpgrade is the monotonic time (since epoch) of the first
 	// upgraded connection, plus one (0: none yet); stalls count from it.
 	firstUpgrade atomic.Int64
@@ -104,6 +164,9 @@ func Listen(cfg Config) (*Server, error) {
 		cfg.HandshakeTimeout = 10 * time.Second
 	}
 	cfg.Stalls = sortedStalls(cfg.Stalls)
+	if cfg.RoomQueue <= 0 {
+		cfg.RoomQueue = defaultRoomQueue
+	}
 	// Stop wakes a connection by ending its read soon; the echo loop sees
 	// Down and sends a close frame (1001 going away). Soon, not now: a read
 	// with its deadline passed fails without looking at the socket, so a
@@ -115,7 +178,7 @@ func Listen(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{cfg: cfg, ln: ln, epoch: time.Now()}, nil
+	return &Server{cfg: cfg, ln: ln, epoch: time.Now(), rooms: roomSet{byName: map[string]*room{}}}, nil
 }
 
 // Addr returns the listening address.
@@ -155,8 +218,22 @@ func (s *Server) Counts() Counts {
 		Upgraded:     s.upgraded.Load(),
 		FramesEchoed: s.echoed.Load(),
 		Closes:       s.closes.Load(),
+
+		FramesReceived:    s.received.Load(),
+		DeliveriesOwed:    s.owed.Load(),
+		DeliveriesWritten: s.delivered.Load(),
+		DeliveriesDropped: s.dropped.Load(),
+		Pushed:            s.pushed.Load(),
+		PushWritten:       s.pushWritten.Load(),
 	}
 }
+
+// Abort ends the server as a crash would: it stops accepting and cuts every
+// connection at once, with no close frame (TCP's FIN, as the kernel sends for
+// a killed process; no TLS close_notify either). Serve then returns nil once
+// the connections' work has ended, and the counts are exact. Abort is for
+// reconnect storms: a new server may listen on the same address afterwards.
+func (s *Server) Abort() { s.ln.Abort() }
 
 // Serve accepts connections until ctx ends, then closes every connection with
 // a close frame (1001 going away), also connections busy echoing, and returns

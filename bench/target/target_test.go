@@ -77,6 +77,12 @@ func (ts *testServer) stop(t *testing.T) time.Duration {
 // dial connects and upgrades a client.
 func (ts *testServer) dial(t *testing.T) *wsconn.Conn {
 	t.Helper()
+	return ts.dialPath(t, "/")
+}
+
+// dialPath is dial with this URL path.
+func (ts *testServer) dialPath(t *testing.T, path string) *wsconn.Conn {
+	t.Helper()
 	nc, err := net.DialTimeout("tcp", ts.srv.Addr().String(), testLimit)
 	if err != nil {
 		t.Fatal(err)
@@ -91,6 +97,7 @@ func (ts *testServer) dial(t *testing.T) *wsconn.Conn {
 		nc = tc
 	}
 	u, _ := url.Parse(ts.srv.URL())
+	u.Path, u.RawQuery, _ = strings.Cut(path, "?")
 	br, _, err := ws.Dialer{}.Upgrade(nc, u)
 	if err != nil {
 		t.Fatalf("upgrade: %v", err)

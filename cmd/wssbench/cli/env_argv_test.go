@@ -30,6 +30,8 @@ func TestEnvArgvParsesWithTheRealFlags(t *testing.T) {
 		{"serve plain", serveCmd, env.TargetArgs(true, files, full)},
 		{"serve tls", serveCmd, env.TargetArgs(false, files, full)},
 		{"serve defaults", serveCmd, env.TargetArgs(false, env.Files{CertFile: "c", KeyFile: "k"}, tlsconf.Profile{})},
+		{"serve rooms", serveCmd, append(env.TargetArgs(true, files, full), env.TargetWorkloadArgs(50, 0)...)},
+		{"serve push", serveCmd, append(env.TargetArgs(true, files, full), env.TargetWorkloadArgs(0, 12.5)...)},
 		{"proxy", proxyCmd, env.ProxyArgs("127.0.0.1:8080", 5*time.Millisecond, files, full)},
 		{"proxy defaults", proxyCmd, env.ProxyArgs("127.0.0.1:8080", 0, env.Files{CertFile: "c", KeyFile: "k"}, tlsconf.Profile{})},
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"strings"
@@ -32,6 +33,8 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	tlsFlags := addServerTLSFlags(fs)
 	echoDelay := fs.Duration("echo-delay", 0, "fault injection: wait this long before echoing each frame, to make a slower server (for testing regression gates)")
 	stalls := fs.StringArray("stall", nil, "fault injection: FOR@AT, echo nothing for FOR starting AT after the first connection is upgraded, such as 1s@5s (repeatable)")
+	rooms := fs.Int("rooms", 0, "be a chat server with rooms of `SIZE` members: each message goes to the other members of its sender's room, not back; rooms fill in connection order, or a URL path other than / names the room")
+	push := fs.Float64("push", 0, "push text frames {\"seq\":N,\"ts\":UNIX_NANOS} to every connection at `RATE` frames/s without being asked (client frames are still echoed; a connection that sends nothing is still closed after --idle-timeout)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `wssbench serve: the built-in echo target
 
@@ -41,6 +44,25 @@ SIGINT or SIGTERM, when it closes every connection with a close frame and
 prints one line of what it saw:
   wssbench serve: counts {"accepted":N,"upgraded":N,"frames_echoed":N,"closes":N}
 (closes counts completed close handshakes).
+
+With --rooms SIZE it is a chat server instead: every whole message a
+connection sends goes, unchanged, to every other connection of its room
+(not back to the sender). Rooms fill in connection order, SIZE each; a
+connection whose URL path is other than / joins the room that path names
+(any size). A member too slow to read has deliveries dropped, never the room
+held up. The counts line adds frames_received, deliveries_owed (for each
+message, the other members then), deliveries_written and deliveries_dropped.
+
+With --push RATE every connection receives text frames
+{"seq":N,"ts":UNIX_NANOS} at RATE frames/s without asking, ts the wall-clock
+time the frame was written (a client on the same machine measures one-way
+latency), the connections spread over the interval; frames a client sends
+are still echoed. The counts line adds pushed (owed by the schedule) and
+push_written. --rooms and --push do not go together.
+
+On SIGUSR1 it ends as a crash would, for reconnect storms: it stops
+accepting, cuts every connection without a close frame, prints the counts
+line and waits to be killed (a run that restarts its target uses it).
 
 Usage:
   wssbench serve [--listen ADDR] [--plain] [--cert FILE --key FILE]
@@ -53,6 +75,8 @@ Examples:
   wssbench serve --client-ca clients-ca.pem                 mutual TLS
   wssbench serve --listen 127.0.0.1:8444 --echo-delay 5ms   a deliberately slower server
   wssbench serve --stall 1s@5s                             no echo for 1 s, 5 s into the load
+  wssbench serve --rooms 100                               chat rooms of 100 members
+  wssbench serve --push 10                                 10 stamped frames/s to every connection
 
 Flags:
 %s`, fs.FlagUsages())
@@ -63,7 +87,18 @@ Flags:
 	if *echoDelay < 0 {
 		return errorCode(stderr, "serve", &bench.InputError{Err: fmt.Errorf("--echo-delay must not be negative")})
 	}
-	cfg := target.Config{Listen: *listen, ReusePort: *reuse, MaxFrameBytes: *maxFrame, IdleTimeout: *idle, EchoDelay: *echoDelay}
+	switch {
+	case *rooms < 0:
+		return errorCode(stderr, "serve", &bench.InputError{Err: fmt.Errorf("--rooms %d: give the members per room, such as --rooms 100, or leave it out to echo", *rooms)})
+	case *push < 0 || math.IsNaN(*push) || math.IsInf(*push, 0):
+		return errorCode(stderr, "serve", &bench.InputError{Err: fmt.Errorf("--push %v: give frames per second per connection, such as --push 10, or leave it out", *push)})
+	case *rooms > 0 && *push > 0:
+		return errorCode(stderr, "serve", &bench.InputError{Err: fmt.Errorf("--rooms and --push do not go together: the target is a chat server or a push stream; drop one")})
+	}
+	cfg := target.Config{Listen: *listen, ReusePort: *reuse, MaxFrameBytes: *maxFrame, IdleTimeout: *idle, EchoDelay: *echoDelay, Rooms: *rooms, PushRate: *push}
+	if err := cfg.Validate(); err != nil {
+		return errorCode(stderr, "serve", &bench.InputError{Err: err})
+	}
 	for _, v := range *stalls {
 		st, err := target.ParseStall(v)
 		if err != nil {
@@ -94,6 +129,19 @@ Flags:
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Before the ready line: a parent may send it as soon as it reads that.
+	abort := make(chan os.Signal, 1)
+	signal.Notify(abort, bench.TargetAbortSignal)
+	defer signal.Stop(abort)
+	aborted := make(chan struct{})
+	go func() {
+		select {
+		case <-abort:
+			close(aborted)
+			srv.Abort()
+		case <-ctx.Done():
+		}
+	}()
 	if srv.EveryInterface() {
 		fmt.Fprintf(stderr, "wssbench serve: warning: listening on every interface (%s), reachable from other machines; the URL below names 127.0.0.1. %s\n",
 			srv.Addr(), certNames(cfg.TLS))
@@ -107,6 +155,13 @@ Flags:
 	counts, jerr := json.Marshal(srv.Counts())
 	if jerr == nil {
 		fmt.Fprintf(stdout, "%s%s\n", ServeCountsPrefix, counts)
+	}
+	select {
+	case <-aborted:
+		// A crash: the parent kills it now; SIGINT or SIGTERM also end it.
+		<-ctx.Done()
+		return ExitOK
+	default:
 	}
 	if err != nil {
 		return errorCode(stderr, "serve", err)

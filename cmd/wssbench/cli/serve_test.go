@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/url"
@@ -218,5 +219,88 @@ func TestServeBadStallExitsTwo(t *testing.T) {
 		if code != ExitBadInput || !strings.Contains(stderr, "--stall") {
 			t.Errorf("--stall %s: exit %d, stderr %q; want %d and a message naming --stall", v, code, stderr, ExitBadInput)
 		}
+	}
+}
+
+func TestServeBadWorkloadExitsTwo(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--rooms", "-1"}, "--rooms"},
+		{[]string{"--push", "-1"}, "--push"},
+		{[]string{"--push", "NaN"}, "--push"},
+		{[]string{"--rooms", "3", "--push", "1"}, "do not go together"},
+	} {
+		code, _, stderr := runMain(append([]string{"serve", "--listen", "127.0.0.1:0"}, tc.args...)...)
+		if code != ExitBadInput || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %d and a message with %q", tc.args, code, stderr, ExitBadInput, tc.want)
+		}
+	}
+}
+
+// TestServeRoomsAndAbort: `wssbench serve --rooms 2` delivers a member's
+// message to the other member; SIGUSR1 cuts both without a close frame and
+// prints the counts, and serve then waits to be killed.
+func TestServeRoomsAndAbort(t *testing.T) {
+	t.Parallel()
+	c := startServeChild(t, "--listen", "127.0.0.1:0", "--plain", "--rooms", "2")
+	a, b := dialWS(t, c.url, nil), dialWS(t, c.url, nil)
+	if err := a.WriteMessage(ws.OpText, []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	if _, p, err := b.ReadFrame(); err != nil || string(p) != "hello" {
+		t.Fatalf("the other member read %q, %v", p, err)
+	}
+	if err := c.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []*wsconn.Conn{a, b} {
+		_, _, err := m.ReadFrame()
+		var ce *wsconn.CloseError
+		if err == nil || errors.As(err, &ce) {
+			t.Fatalf("after SIGUSR1 a client read %v, want its connection cut", err)
+		}
+	}
+	var line string
+	select {
+	case line = <-c.lines:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no counts line within 10 s of SIGUSR1")
+	}
+	got := countsLine(t, []string{line})
+	want := target.Counts{Accepted: 2, Upgraded: 2, FramesReceived: 1, DeliveriesOwed: 1, DeliveriesWritten: 1}
+	if got != want {
+		t.Errorf("counts %+v, want %+v", got, want)
+	}
+	if err := c.cmd.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Fatalf("serve is gone after SIGUSR1 (%v); it must wait to be killed", err)
+	}
+	if err := c.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.cmd.Wait()
+}
+
+// TestServePush: `wssbench serve --push` pushes stamped frames.
+func TestServePush(t *testing.T) {
+	t.Parallel()
+	c := startServeChild(t, "--listen", "127.0.0.1:0", "--plain", "--push", "100")
+	m := dialWS(t, c.url, nil)
+	h, p, err := m.ReadFrame()
+	var f struct{ Seq, TS int64 }
+	if err != nil || h.OpCode != ws.OpText || json.Unmarshal(p, &f) != nil || f.Seq < 1 || f.TS <= 0 {
+		t.Fatalf("read %v %q, %v; want a frame {\"seq\":N,\"ts\":T}", h.OpCode, p, err)
+	}
+	go func() {
+		for {
+			if _, _, err := m.ReadFrame(); err != nil {
+				return
+			}
+		}
+	}()
+	if got := countsLine(t, c.stop(t)); got.Pushed < 1 || got.PushWritten < 1 {
+		t.Errorf("counts %+v, want frames pushed and written", got)
 	}
 }
