@@ -54,7 +54,13 @@ func mergeParts(cell *Cell, parts []*Result) *Result {
 		m.ChildFailures = append(m.ChildFailures, p.ChildFailures...)
 		if cc := p.Crosscheck; cc != nil {
 			counts.Upgraded += cc.TargetConnections
-			counts.FramesEchoed += cc.TargetFrames
+			if cc.TargetFramesIn == cc.TargetFrames {
+				counts.FramesEchoed += cc.TargetFrames
+			} else {
+				// Rooms or pushes: what the target wrote is not what it took in.
+				counts.DeliveriesWritten += cc.TargetFrames
+				counts.FramesReceived += cc.TargetFramesIn
+			}
 		} else {
 			crosschecked = false
 		}

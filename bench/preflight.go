@@ -244,6 +244,11 @@ func (cell *Cell) layoutTargets(lay *Layout, per int, opt Options) error {
 	if lay.Targets > 1 && inProc {
 		return inputErr("%d built-in target processes are needed, but the target runs inside this process here: start the wssbench command", lay.Targets)
 	}
+	if lay.Targets > 1 && c.Rooms > 0 {
+		// SO_REUSEPORT spreads connections over the processes: each would
+		// hold rooms of its own, and a room's members would be split.
+		return inputErr("rooms live in one target process, which holds about %d connections here (ulimit -n), but this run needs %d target processes: lower --conns, or shard the run over machines", per, lay.Targets)
+	}
 	if cell.Topology != TopologyDirect && 2*lay.Conns > per {
 		return inputErr("topology %s is one proxy process holding two sockets per connection, so at most %d connections here (ulimit -n %d): lower --conns, or use --topology direct with several target processes",
 			cell.Topology, per/2, per+fdMargin)

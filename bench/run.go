@@ -124,11 +124,10 @@ func runOne(ctx context.Context, cell *Cell, rep int, lay Layout, opt Options) (
 	}
 	if dc.Storm != nil && cfg.Storm.RestartTarget {
 		sp := *dc.Storm
-		r, ok := any(servers).(restarter)
-		if !ok || servers == nil {
+		if servers == nil {
 			return nil, errors.New("storm: restart_target needs the built-in target, started by this run")
 		}
-		sp.Cut = r.RestartTarget
+		sp.Cut = servers.RestartTarget
 		dc.Storm = &sp
 	}
 	var w *watcher
@@ -251,6 +250,7 @@ func stopServers(servers *env.Env, res *Result) {
 		return
 	}
 	res.Crosscheck = crosscheck(res, res.Stats.Primed, TargetCounts(counts))
+	res.Reach = reachOf(res, counts.DeliveriesOwed+counts.Pushed)
 }
 
 // watcher collects histograms every interval, adds a point to the run's

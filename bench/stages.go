@@ -2,7 +2,6 @@ package bench
 
 import (
 	"cmp"
-	"context"
 	"fmt"
 	"time"
 
@@ -158,9 +157,4 @@ func stormResult(res *Result, d *driver.Driver) *StormResult {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("storm: %d reconnect attempts failed with %s: %s", n, class, st.FailSamples[class]))
 	}
 	return sr
-}
-
-// restartHook is the storm's Cut for a built-in target: restart it.
-type restarter interface {
-	RestartTarget(ctx context.Context) error
 }

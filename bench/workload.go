@@ -12,8 +12,9 @@ import (
 	"github.com/wssbench/wssbench/bench/workload"
 )
 
-// hasWorkload reports whether the config asks for more than the stamped echo.
-func (c *Config) hasWorkload() bool {
+// HasWorkload reports whether the config asks for more than the stamped echo:
+// latency, steps, send, receive or roles.
+func (c *Config) HasWorkload() bool {
 	return c.Latency != nil || len(c.Steps) > 0 || c.Send != "" || c.Receive || len(c.Roles) > 0
 }
 
@@ -33,7 +34,7 @@ func (c *Config) compileWorkload() (*workload.Plan, error) {
 	if err := c.checkServerModes(); err != nil {
 		return nil, err
 	}
-	if !c.hasWorkload() {
+	if !c.HasWorkload() {
 		if c.Rooms > 0 || c.PushRate > 0 {
 			return nil, inputErr("rooms and push_rate make the built-in target deliver frames, not echo them: add latency: {mode: stamp, field: ts} (and roles, or receive: true)")
 		}

@@ -2,10 +2,14 @@ package reports
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wssbench/wssbench/bench"
 )
 
 // figure is one labelled value of a report, shared by the HTML and Markdown pages.
@@ -51,12 +55,8 @@ func headlineFigures(r *Report) []figure {
 	if h := r.Phases.TLSHandshake; h.Count > 0 {
 		out = append(out, figure{"TLS handshake", fmt.Sprintf("p50 %s, p99 %s", fmtUs(h.P50Us), fmtUs(h.P99Us))})
 	}
-	if f.Sent > 0 {
-		s := fmt.Sprintf("%d sent, %d echoed, %d lost, %.0f/s", f.Sent, f.Received, f.Lost, f.PerSec)
-		if f.RequestedPerSec > 0 {
-			s += fmt.Sprintf(" (requested %.0f/s)", f.RequestedPerSec)
-		}
-		out = append(out, figure{"frames", s})
+	if f.Sent > 0 || f.Received > 0 {
+		out = append(out, figure{"frames", framesWords(r, false)})
 	}
 	if h := f.RTT; h.Count > 0 {
 		out = append(out, figure{"frame round trip", fmt.Sprintf("p50 %s, p99 %s, p99.9 %s (uncorrected p99 %s)",
@@ -153,4 +153,70 @@ func kernel(k string) string {
 		return ""
 	}
 	return "kernel " + k
+}
+
+// framesWords says what frames went each way: for an echo run, sent, echoed
+// and lost against the schedule (with the share of it achieved when long);
+// for a workload, what was sent and what was received, which a server that
+// does not echo makes different.
+func framesWords(r *Report, long bool) string {
+	f := r.Frames
+	if !r.Config.HasWorkload() {
+		s := fmt.Sprintf("%d sent, %d echoed, %d lost, %.0f/s", f.Sent, f.Received, f.Lost, f.PerSec)
+		switch {
+		case f.RequestedPerSec > 0 && long:
+			s += fmt.Sprintf(" (requested %.0f/s, %.2f%%)", f.RequestedPerSec, 100*f.PerSec/f.RequestedPerSec)
+		case f.RequestedPerSec > 0:
+			s += fmt.Sprintf(" (requested %.0f/s)", f.RequestedPerSec)
+		}
+		return s
+	}
+	s := fmt.Sprintf("%d sent", f.Sent)
+	if f.RequestedPerSec > 0 {
+		s += fmt.Sprintf(" (schedule %.0f/s)", f.RequestedPerSec)
+	}
+	s += fmt.Sprintf(", %d received, %.0f/s", f.Received, f.PerSec)
+	if f.Lost > 0 || r.Config.Latency == nil || r.Config.Latency.Mode != bench.LatencyStamp {
+		s += fmt.Sprintf(", %d lost", f.Lost)
+	}
+	return s
+}
+
+// workloadWords describes a workload in a few words for a summary's header.
+func workloadWords(c bench.Config) string {
+	var parts []string
+	switch {
+	case c.Rooms > 0:
+		parts = append(parts, fmt.Sprintf("rooms of %d", c.Rooms))
+	case c.PushRate > 0:
+		parts = append(parts, fmt.Sprintf("the target pushes %s/s per conn", strconv.FormatFloat(c.PushRate, 'g', -1, 64)))
+	}
+	lat := bench.LatencyEcho
+	if c.Latency != nil && c.Latency.Mode != "" {
+		lat = c.Latency.Mode
+		if c.Latency.Field != "" {
+			lat += " (" + c.Latency.Field + ")"
+		}
+	}
+	parts = append(parts, "latency "+lat)
+	for _, ro := range c.Roles {
+		share := ro.Share
+		if ro.Count > 0 {
+			share = strconv.Itoa(ro.Count)
+		}
+		what := "receive"
+		if ro.Send != "" {
+			what = msgRate(cmp.Or(ro.Rate, c.MsgRate))
+		}
+		parts = append(parts, fmt.Sprintf("%s %s %s", ro.Name, share, what))
+	}
+	if len(c.Roles) == 0 {
+		switch {
+		case c.Receive:
+			parts = append(parts, "receive only")
+		case c.Send != "":
+			parts = append(parts, "send "+msgRate(c.MsgRate))
+		}
+	}
+	return strings.Join(parts, ", ")
 }

@@ -147,6 +147,10 @@ type Crosscheck struct {
 	Frames      CountPair `json:"frames"`
 	// FramesSent is what the driver sent; the target must echo between Frames.Driver and this.
 	FramesSent int64 `json:"frames_sent"`
+	// FramesIn is what the target took in (echoed, or received for its
+	// rooms): at most FramesSent. Frames.Target is what it wrote (echoes,
+	// room deliveries, pushes): at least Frames.Driver.
+	FramesIn int64 `json:"frames_in"`
 }
 
 // CountPair is one count as the driver and the target saw it.
@@ -428,7 +432,7 @@ func fromResult(res *bench.Result, meta Meta) *Report {
 	r.Repetition, r.NotRun, r.CannotWork = res.Repetition, res.NotRun, res.CannotWork
 	if cc := res.Crosscheck; cc != nil {
 		r.Crosscheck = &Crosscheck{OK: cc.OK, Connections: CountPair{cc.DriverConnections, cc.TargetConnections},
-			Frames: CountPair{cc.DriverFramesReceived, cc.TargetFrames}, FramesSent: cc.DriverFramesSent}
+			Frames: CountPair{cc.DriverFramesReceived, cc.TargetFrames}, FramesSent: cc.DriverFramesSent, FramesIn: cc.TargetFramesIn}
 	}
 	r.Verdict = Verdict{Saturated: hl.Saturated, Reasons: append([]bench.Reason{}, res.Reasons()...)}
 	r.Verdict.OK = !failing(r.Verdict.Reasons)

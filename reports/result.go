@@ -93,7 +93,7 @@ func (r *Report) Result() (*bench.Result, error) {
 	}
 	if cc := r.Crosscheck; cc != nil {
 		res.Crosscheck = &bench.Crosscheck{OK: cc.OK, DriverConnections: cc.Connections.Driver, TargetConnections: cc.Connections.Target,
-			DriverFramesReceived: cc.Frames.Driver, TargetFrames: cc.Frames.Target, DriverFramesSent: cc.FramesSent}
+			DriverFramesReceived: cc.Frames.Driver, TargetFrames: cc.Frames.Target, DriverFramesSent: cc.FramesSent, TargetFramesIn: cc.FramesIn}
 	}
 	if l := r.Layout; l != nil {
 		res.Layout = bench.Layout{Conns: cfg.Conns, Drivers: l.Drivers, Targets: l.Targets, AutoSources: l.AutoSources}

@@ -40,7 +40,10 @@ func runText(w io.Writer, r *Report) error {
 	}
 	p.f("%s: %s\n", title, r.Target.URL)
 	p.f("  %d conns, connect rate %s, %s", c.Conns, rate(c.ConnectRate, "/s"), c.Duration)
-	if c.RunMode().SendsFrames() {
+	switch {
+	case c.HasWorkload():
+		p.f(", %s", workloadWords(c))
+	case c.RunMode().SendsFrames():
 		p.f(", msg rate %s, %d B %s frames", msgRate(c.MsgRate), c.PayloadBytes, map[bool]string{true: "binary", false: "text"}[c.Binary])
 	}
 	p.f("\n")
@@ -78,12 +81,8 @@ func runText(w io.Writer, r *Report) error {
 		row("delivery", *d)
 	}
 	f := r.Frames
-	if f.Sent > 0 {
-		p.f("\nframes       %d sent, %d echoed, %d lost, %.0f/s", f.Sent, f.Received, f.Lost, f.PerSec)
-		if f.RequestedPerSec > 0 {
-			p.f(" (requested %.0f/s, %.2f%%)", f.RequestedPerSec, 100*f.PerSec/f.RequestedPerSec)
-		}
-		p.f("\n")
+	if f.Sent > 0 || f.Received > 0 {
+		p.f("\nframes       %s\n", framesWords(r, true))
 	}
 	writeWorkload(p, r)
 	t := r.TLS
@@ -124,8 +123,13 @@ func runText(w io.Writer, r *Report) error {
 		if !cc.OK {
 			mark = "DIFFERS"
 		}
-		p.f("crosscheck   %s: the target upgraded %d connections (driver %d) and echoed %d frames (driver received %d of %d sent)\n",
-			mark, cc.Connections.Target, cc.Connections.Driver, cc.Frames.Target, cc.Frames.Driver, cc.FramesSent)
+		if cc.FramesIn != cc.Frames.Target {
+			p.f("crosscheck   %s: the target upgraded %d connections (driver %d), took in %d frames (driver sent %d) and wrote %d (driver received %d)\n",
+				mark, cc.Connections.Target, cc.Connections.Driver, cc.FramesIn, cc.FramesSent, cc.Frames.Target, cc.Frames.Driver)
+		} else {
+			p.f("crosscheck   %s: the target upgraded %d connections (driver %d) and echoed %d frames (driver received %d of %d sent)\n",
+				mark, cc.Connections.Target, cc.Connections.Driver, cc.Frames.Target, cc.Frames.Driver, cc.FramesSent)
+		}
 	}
 	writeThresholds(p, r.Thresholds)
 	v := r.Verdict
