@@ -108,6 +108,9 @@ var seriesMetrics = []struct {
 	{"rtt_p50_us", func(r *Report) float64 { return r.Frames.RTT.P50Us }},
 	{"rtt_p99_us", func(r *Report) float64 { return r.Frames.RTT.P99Us }},
 	{"rtt_p999_us", func(r *Report) float64 { return r.Frames.RTT.P999Us }},
+	{"delivery_p50_us", func(r *Report) float64 { return deliveryOf(r).P50Us }},
+	{"delivery_p99_us", func(r *Report) float64 { return deliveryOf(r).P99Us }},
+	{"reach", func(r *Report) float64 { return derefOr(r.Reach) }},
 	{"driver_us_per_handshake", func(r *Report) float64 { return r.CPU.DriverUsPerHandshake }},
 	{"driver_us_per_frame", func(r *Report) float64 { return r.CPU.DriverUsPerFrame }},
 	{"target_us_per_handshake", func(r *Report) float64 { return r.CPU.TargetUsPerHandshake }},
@@ -121,6 +124,21 @@ var seriesMetrics = []struct {
 	{"hello_retry_share", func(r *Report) float64 { return share(r.TLS.HelloRetry, r.TLS.Handshakes) }},
 	{"handshake_bytes_out", func(r *Report) float64 { return r.TLS.HandshakeBytesOut }},
 	{"handshake_bytes_in", func(r *Report) float64 { return r.TLS.HandshakeBytesIn }},
+}
+
+// deliveryOf is the run's delivery latency (zero without stamped frames).
+func deliveryOf(r *Report) H {
+	if r.Frames.Delivery == nil {
+		return H{}
+	}
+	return *r.Frames.Delivery
+}
+
+func derefOr(v *float64) float64 {
+	if v == nil {
+		return 0
+	}
+	return *v
 }
 
 func share(n, of int64) float64 {
@@ -336,8 +354,13 @@ func conclusion(t, base CellSummary, matrix bool) string {
 		}
 		return s
 	}
-	s := fmt.Sprintf("%s adds %+.0f µs to p50 RTT and %+.0f µs to p50 TLS handshake against %s; the proxy costs %.1f µs CPU per frame and %.0f µs per handshake",
-		t.Cell, rtt, tlsd, base.Cell, m(t, "proxy_us_per_frame"), m(t, "proxy_us_per_handshake"))
+	what := "RTT"
+	if m(t, "rtt_p50_us") == 0 && m(t, "delivery_p50_us") > 0 {
+		// A server that does not echo: what it adds is to the deliveries.
+		what, rtt = "delivery latency", m(t, "delivery_p50_us")-m(base, "delivery_p50_us")
+	}
+	s := fmt.Sprintf("%s adds %+.0f µs to p50 %s and %+.0f µs to p50 TLS handshake against %s; the proxy costs %.1f µs CPU per frame and %.0f µs per handshake",
+		t.Cell, rtt, what, tlsd, base.Cell, m(t, "proxy_us_per_frame"), m(t, "proxy_us_per_handshake"))
 	if b := m(base, "server_us_per_frame"); b > 0 {
 		s += fmt.Sprintf(" (server side in all: %.1fx %s's CPU per frame)", m(t, "server_us_per_frame")/b, base.Cell)
 	}
