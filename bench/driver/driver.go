@@ -107,7 +107,7 @@ type Driver struct {
 	delivered atomic.Int64
 	// published counts a workload's steady frames sent (not its steps').
 	published atomic.Int64
-	peak                                 atomic.Int64
+	peak      atomic.Int64
 
 	phase       atomic.Int32 // one of the phase* values
 	steadyStart time.Time    // set before phase becomes phaseSteady
@@ -348,7 +348,9 @@ func interrupted(ctx context.Context) bool {
 }
 
 // open1 dials connection id and accounts for the attempt.
-func (d *Driver) open1(ctx context.Context, id int) (*session, bool) { return d.dialOne(ctx, id, false) }
+func (d *Driver) open1(ctx context.Context, id int) (*session, bool) {
+	return d.dialOne(ctx, id, false)
+}
 
 // dialOne dials connection id. A reconnect of a storm records its phases
 // in the storm's recorder too, and its failure is the storm's (a target
