@@ -229,3 +229,73 @@ func TestWorkloadBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestChatRoomsOnTheBuiltinTarget: publishers spread one per room of the
+// built-in chat target; every delivery it owed arrives, stamped.
+func TestChatRoomsOnTheBuiltinTarget(t *testing.T) {
+	t.Parallel()
+	cfg := workloadConfig(50)
+	cfg.Rooms = 10
+	cfg.Latency = &Latency{Mode: LatencyStamp, Field: "ts"}
+	cfg.Roles = []Role{
+		{Name: "pub", Share: "10%", Send: `{"ts":{{now_ns}},"from":{{conn}}}`, Rate: 20},
+		{Name: "sub", Share: "rest"},
+	}
+	res := runSingle(t, cfg, Options{Interval: 100 * time.Millisecond})
+	st := res.Stats
+	if len(st.Errors) != 0 || st.FramesPublished == 0 {
+		t.Fatalf("errors %v published %d", st.Errors, st.FramesPublished)
+	}
+	r := res.Reach
+	if r == nil || r.Source != "target" || r.Expected != 9*st.FramesPublished || r.Received != r.Expected {
+		t.Fatalf("reach %+v for %d published into rooms of 10 (one publisher each)", r, st.FramesPublished)
+	}
+	if cc := res.Crosscheck; cc == nil || !cc.OK || cc.TargetFramesIn != st.FramesSent || cc.TargetFrames != st.FramesReceived {
+		t.Fatalf("crosscheck %+v, sent %d received %d", res.Crosscheck, st.FramesSent, st.FramesReceived)
+	}
+	pub, sub := roleNamed(t, res, "pub"), roleNamed(t, res, "sub")
+	if got := pub.Delivery.TotalCount() + sub.Delivery.TotalCount(); got != st.FramesDelivered || sub.Delivery.TotalCount() == 0 {
+		t.Fatalf("role deliveries %d+%d, delivered %d", pub.Delivery.TotalCount(), sub.Delivery.TotalCount(), st.FramesDelivered)
+	}
+}
+
+// TestPushStreamOnTheBuiltinTarget: receive-only connections read the
+// target's pushed, stamped frames; reach is against what it pushed.
+func TestPushStreamOnTheBuiltinTarget(t *testing.T) {
+	t.Parallel()
+	cfg := workloadConfig(10)
+	cfg.PushRate = 50
+	cfg.Receive = true
+	cfg.Latency = &Latency{Mode: LatencyStamp, Field: "ts"}
+	res := runSingle(t, cfg, Options{Interval: 100 * time.Millisecond})
+	st := res.Stats
+	if len(st.Errors) != 0 || st.FramesSent != 0 || st.FramesDelivered == 0 {
+		t.Fatalf("errors %v sent %d delivered %d", st.Errors, st.FramesSent, st.FramesDelivered)
+	}
+	if r := res.Reach; r == nil || r.Source != "target" || r.Received > r.Expected || r.Ratio < 0.5 {
+		t.Fatalf("reach %+v", r)
+	}
+	if got := res.Histograms[metrics.Delivery].TotalCount(); got != st.FramesDelivered {
+		t.Fatalf("delivery samples %d, delivered %d", got, st.FramesDelivered)
+	}
+}
+
+// TestStormRestartsTheTarget: the target is killed and started again on its
+// port; every connection is cut and comes back.
+func TestStormRestartsTheTarget(t *testing.T) {
+	t.Parallel()
+	cfg := workloadConfig(20)
+	cfg.Duration = Duration(2 * time.Second)
+	cfg.Storm = &Storm{At: Duration(300 * time.Millisecond), RestartTarget: true, Backoff: Duration(100 * time.Millisecond)}
+	res := runSingle(t, cfg, Options{Interval: 100 * time.Millisecond})
+	sm := res.Storm
+	if sm == nil || !sm.TargetRestarted || sm.Dropped != 20 || sm.Reconnected != 20 || !sm.Recovered {
+		t.Fatalf("storm %+v, want all 20 cut by the restart and back", sm)
+	}
+	if st := res.Stats; st.Established != 40 || len(st.Errors) != 0 || st.Failed != 0 {
+		t.Fatalf("established %d errors %v failed %d", st.Established, st.Errors, st.Failed)
+	}
+	if cc := res.Crosscheck; cc == nil || !cc.OK || cc.TargetConnections != 40 {
+		t.Fatalf("crosscheck %+v: the target's two lives must count 40 upgrades", res.Crosscheck)
+	}
+}

@@ -41,6 +41,10 @@ func TestBadInputExitsTwo(t *testing.T) {
 	if err := os.WriteFile(badScenario, []byte("mode: steady\nconns: 10\nconections: 5\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	badWorkload := filepath.Join(dir, "workload.yaml")
+	if err := os.WriteFile(badWorkload, []byte("mode: steady\nconns: 10\nroles:\n  - name: pub\n    share: 10%\n    send: '{{nope}}'\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	notPEM := filepath.Join(dir, "ca.pem")
 	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o644); err != nil {
 		t.Fatal(err)
@@ -66,6 +70,13 @@ func TestBadInputExitsTwo(t *testing.T) {
 		{"serve cert without key", []string{"serve", "--cert", notPEM}, "go together"},
 		{"serve bad cert", []string{"serve", "--cert", notPEM, "--key", notPEM}, "load certificate"},
 		{"extra argument", []string{"run", "wss://127.0.0.1/"}, "unexpected argument"},
+		{"template with an unknown variable", []string{"run", "--scenario", badWorkload}, "line 6: roles[1]: send"},
+		{"roles over the conns", []string{"run", "--conns", "10", "--scenario", "chat-fanout", "--conns", "1"}, "takes the rest, but the others take all 1"},
+		{"stages backwards", []string{"run", "--stages", "ramp=-5s:100"}, "positive"},
+		{"stamp without its field", []string{"run", "--latency", "stamp"}, "needs the JSON field"},
+		{"threshold on a stage that is not there", []string{"run", "--stages", "up=1s:10", "--threshold", "ws_rtt.p99[stage=peak] < 5ms"}, "up"},
+		{"storm after the window", []string{"run", "--duration", "2s", "--storm", "50%@5s"}, "inside the steady window"},
+		{"serve rooms with push", []string{"serve", "--rooms", "3", "--push", "1"}, "do not go together"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

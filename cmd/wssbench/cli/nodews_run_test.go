@@ -119,3 +119,25 @@ func TestRepliesAgainstNodeWS(t *testing.T) {
 		t.Fatalf("%d answers matched to their requests, the server sent %d; lost %d", replies, ns.Replies, num(t, rep, "frames", "lost"))
 	}
 }
+
+// TestShippedWorkloadsRunThroughProxies runs the shipped chat-fanout and
+// push-stream scenarios, scaled down, through the built-in proxy: every
+// delivery the built-in target owed arrives.
+func TestShippedWorkloadsRunThroughProxies(t *testing.T) {
+	t.Parallel()
+	for _, sc := range []string{"chat-fanout", "push-stream"} {
+		t.Run(sc, func(t *testing.T) {
+			t.Parallel()
+			rep := runReport(t, "--scenario", sc, "--conns", "200", "--connect-rate", "0", "--duration", "1s", "--topology", "builtin")
+			if r, ok := rep["reach"].(float64); !ok || r < 0.999 {
+				t.Fatalf("reach %v", rep["reach"])
+			}
+			if cc := rep["crosscheck"].(map[string]any); cc["ok"] != true {
+				t.Fatalf("crosscheck %v", cc)
+			}
+			if num(t, rep, "frames", "delivery", "count") == 0 {
+				t.Fatal("no delivery latency")
+			}
+		})
+	}
+}
