@@ -25,9 +25,13 @@ func (c *Config) compileStages() (*workload.Stages, error) {
 		return nil, inputErr("stages run on the loops engine (engine is %s): leave out --engine goroutines", e)
 	}
 	var specs []workload.StageSpec
+	// A rate a stage leaves out holds the previous stage's (the first
+	// stage's comes from connect_rate and msg_rate).
+	connectRate, msgRate := c.ConnectRate, c.MsgRate
 	for i, s := range c.Stages {
+		connectRate = cmp.Or(s.ConnectRate, connectRate)
 		sp := workload.StageSpec{Name: s.Name, Duration: time.Duration(s.Duration), Conns: s.Conns,
-			ConnectRate: cmp.Or(s.ConnectRate, c.ConnectRate), MsgRate: c.MsgRate}
+			ConnectRate: connectRate, MsgRate: msgRate}
 		if s.MsgRate != nil {
 			if len(c.Roles) > 0 {
 				return nil, inputErr("stages[%d]: msg_rate: with roles, each role sends at its own rate; leave msg_rate out of the stages", i+1)
@@ -35,7 +39,7 @@ func (c *Config) compileStages() (*workload.Stages, error) {
 			if *s.MsgRate <= 0 {
 				return nil, inputErr("stages[%d]: msg_rate must be above 0 (to stop the frames, close the connections: conns: 0)", i+1)
 			}
-			sp.MsgRate = *s.MsgRate
+			sp.MsgRate, msgRate = *s.MsgRate, *s.MsgRate
 		}
 		if s.Name != "" && !roleName.MatchString(s.Name) {
 			return nil, inputErr("stages[%d]: name %q must be a word of letters, digits, - and _ (it names the stage in reports and in thresholds, [stage=NAME])", i+1, s.Name)
@@ -152,6 +156,9 @@ func stormResult(res *Result, d *driver.Driver) *StormResult {
 		res.Warnings = append(res.Warnings, "storm: the run ended before the storm's time; nothing was cut")
 	} else if !st.Recovered {
 		res.Warnings = append(res.Warnings, "storm: the run did not get back to full strength before the steady window ended")
+	}
+	if st.FramesCut > 0 {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("storm: %d frames in flight were cut with their connections (not counted as lost)", st.FramesCut))
 	}
 	for class, n := range st.FailedBy {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("storm: %d reconnect attempts failed with %s: %s", n, class, st.FailSamples[class]))

@@ -77,10 +77,11 @@ type Stage struct {
 	// Conns is the connections open at the stage's end: more are dialed,
 	// fewer are closed cleanly.
 	Conns int `yaml:"conns" json:"conns"`
-	// ConnectRate bounds new connections per second (default: connect_rate).
+	// ConnectRate bounds new connections per second (default: the previous
+	// stage's, the first stage's connect_rate).
 	ConnectRate float64 `yaml:"connect_rate,omitempty" json:"connect_rate,omitempty"`
 	// MsgRate is frames per second per connection at the stage's end
-	// (default: msg_rate).
+	// (default: the previous stage's, the first stage's msg_rate).
 	MsgRate *float64 `yaml:"msg_rate,omitempty" json:"msg_rate,omitempty"`
 }
 

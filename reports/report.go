@@ -377,11 +377,17 @@ func fromResult(res *bench.Result, meta Meta) *Report {
 	// phase, so connections per second are over it, and CPU is not split
 	// between handshakes and frames.
 	staged := len(res.Config.Stages) > 0
+	// A storm's reconnects come in the steady phase: the connect phase's
+	// rate and cost are its own connections'.
+	ramped := st.Established
+	if st.Storm != nil && !staged {
+		ramped -= st.Storm.Reconnected
+	}
 	switch {
 	case staged && steadyWall > 0:
 		r.Connections.ConnectPerSec = float64(st.Established) / steadyWall.Seconds()
 	case connectWall > 0:
-		r.Connections.ConnectPerSec = float64(st.Established) / connectWall.Seconds()
+		r.Connections.ConnectPerSec = float64(ramped) / connectWall.Seconds()
 	}
 	frameWall := steadyWall
 	if !res.Mode().HoldsAll() {
@@ -402,9 +408,9 @@ func fromResult(res *bench.Result, meta Meta) *Report {
 	}
 	c := res.CPU
 	r.CPU = CPU{DriverS: c.Driver.Seconds(), TargetS: c.Target.Seconds(), ProxyS: c.Proxy.Seconds(),
-		ProxyUsPerHandshake:  perUs(c.ProxyByPhase.Connect, st.Established),
-		DriverUsPerHandshake: perUs(c.DriverByPhase.Connect, st.Established),
-		TargetUsPerHandshake: perUs(c.TargetByPhase.Connect, st.Established)}
+		ProxyUsPerHandshake:  perUs(c.ProxyByPhase.Connect, ramped),
+		DriverUsPerHandshake: perUs(c.DriverByPhase.Connect, ramped),
+		TargetUsPerHandshake: perUs(c.TargetByPhase.Connect, ramped)}
 	if staged {
 		r.CPU.ProxyUsPerHandshake, r.CPU.DriverUsPerHandshake, r.CPU.TargetUsPerHandshake = 0, 0, 0
 	} else if res.Mode().Streams() {

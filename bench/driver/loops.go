@@ -152,6 +152,7 @@ func (ls *loopSet) attach(s *session) {
 		}
 		switch ls.d.phase.Load() {
 		case phaseSteady:
+			lc.late = true
 			lc.startSteady() // up after the steady start: a late joiner begins now
 		case phaseClose:
 			lc.beginClose()
@@ -187,6 +188,11 @@ type loopConn struct {
 	draining bool
 	// shed: a stage closes this connection (counted in Driver.shedding).
 	shed bool
+	// late: the connection joined the steady window after its start (a
+	// reconnect, a staged dial, steps that ended late): its schedule starts
+	// at its next due frame, and what it missed before it was up is not
+	// send lag.
+	late bool
 }
 
 // Ready reads what the connection holds and handles every whole frame.
@@ -330,7 +336,9 @@ func (c *loopConn) startSteady() {
 	}
 	c.k = 0
 	now := l.Now()
-	if c.interval > 0 && c.base < now {
+	if c.late && c.interval > 0 && c.base < now {
+		c.k = (now - c.base + c.interval - 1) / c.interval
+	} else if c.interval > 0 && c.base < now {
 		// The loop came to this connection after its first frame was due
 		// (it walks its connections in turn): the connection was free, so
 		// the frame due last leaves now, late, and the schedule goes on
@@ -448,13 +456,13 @@ func (c *loopConn) fail(err error) {
 	if c.done {
 		return
 	}
-	if c.inflight {
-		c.inflight = false
-		c.d.lost.Add(1)
-	}
 	if st := c.d.storm; st != nil && st.armed.Load() && !c.closing && c.ls.ctx.Err() == nil {
 		c.lost() // the storm's doing (the target restarted): it comes back
 		return
+	}
+	if c.inflight {
+		c.inflight = false
+		c.d.lost.Add(1)
 	}
 	c.w.dropOpen(c.d)
 	if !c.closing {

@@ -103,6 +103,7 @@ func (c *loopConn) runSteps() {
 	}
 	if w.wantSteady && !c.done {
 		w.wantSteady = false
+		c.late = true // the steady window began while the steps ran
 		c.startSteady()
 	}
 }

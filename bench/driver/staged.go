@@ -168,7 +168,10 @@ type StormStats struct {
 	// Failed the reconnect attempts that failed, by class in FailedBy.
 	Dropped, Reconnected, Failed int64
 	FailedBy                     map[string]int64
-	FailSamples                  map[string]string
+	// FramesCut counts frames in flight (awaiting their echo or answer) on
+	// the connections the storm cut: not lost by the server, not in FramesLost.
+	FramesCut   int64
+	FailSamples map[string]string
 	// Recovered is set when the run got back to Full open connections,
 	// BackToFull after the cut.
 	Recovered  bool
@@ -187,6 +190,7 @@ type stormState struct {
 	// armed: connection losses from now on are the storm's, and reconnect.
 	armed                         atomic.Bool
 	dropped, reconnected, failedN atomic.Int64
+	framesCut                     atomic.Int64
 	// away counts connections cut and not back yet; wg their reconnects.
 	away atomic.Int64
 	wg   sync.WaitGroup
@@ -205,6 +209,7 @@ func (s *stormState) stats() *StormStats {
 	out := s.s
 	s.mu.Unlock()
 	out.Dropped, out.Reconnected, out.Failed = s.dropped.Load(), s.reconnected.Load(), s.failedN.Load()
+	out.FramesCut = s.framesCut.Load()
 	s.t.mu.Lock()
 	out.FailedBy, out.FailSamples = s.t.s.Errors, s.t.s.ErrorSamples
 	s.t.mu.Unlock()
@@ -282,11 +287,19 @@ func (c *loopConn) lost() {
 	if c.done {
 		return
 	}
+	// What was in flight is the storm's: cut with its connection, not lost
+	// by the server.
 	if c.inflight {
 		c.inflight = false
-		d.lost.Add(1)
+		d.storm.framesCut.Add(1)
 	}
-	c.w.dropOpen(d)
+	if w := c.w; w != nil && w.open > 0 {
+		d.storm.framesCut.Add(int64(w.open))
+		w.open = 0
+		for i := range w.ring {
+			w.ring[i].open = false
+		}
+	}
 	d.storm.dropped.Add(1)
 	d.storm.away.Add(1)
 	d.storm.wg.Add(1)
