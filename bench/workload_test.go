@@ -247,7 +247,9 @@ func TestChatRoomsOnTheBuiltinTarget(t *testing.T) {
 		t.Fatalf("errors %v published %d", st.Errors, st.FramesPublished)
 	}
 	r := res.Reach
-	if r == nil || r.Source != "target" || r.Expected != 9*st.FramesPublished || r.Received != r.Expected {
+	// Every frame owed 9 deliveries; what was owed arrives, but for frames
+	// still on their way when the connections closed.
+	if r == nil || r.Source != "target" || r.Expected != 9*st.FramesPublished || r.Received > r.Expected || 100*r.Received < 99*r.Expected {
 		t.Fatalf("reach %+v for %d published into rooms of 10 (one publisher each)", r, st.FramesPublished)
 	}
 	if cc := res.Crosscheck; cc == nil || !cc.OK || cc.TargetFramesIn != st.FramesSent || cc.TargetFrames != st.FramesReceived {

