@@ -79,6 +79,28 @@ func (s *Server) handle(raw net.Conn) {
 	s.pushTo(c, sc)
 }
 
+// nextFrame reads c's next frame under the idle timeout. When the
+// connection ends (an error, an idle timeout, the peer's close, or the
+// server going down, which closes it with 1001) it says false and the
+// connection is dealt with.
+func (s *Server) nextFrame(c *wsconn.Conn) (ws.Header, []byte, bool) {
+	nc := c.NetConn()
+	if err := nc.SetDeadline(time.Now().Add(s.cfg.IdleTimeout)); err != nil {
+		nc.Close()
+		return ws.Header{}, nil, false
+	}
+	if s.ln.Down() {
+		s.close(c, ws.StatusGoingAway)
+		return ws.Header{}, nil, false
+	}
+	h, p, err := c.ReadFrame()
+	if err != nil {
+		s.ended(c, err)
+		return h, nil, false
+	}
+	return h, p, true
+}
+
 // echo runs the echo loop until the peer closes, errs, idles out or the server
 // shuts down.
 func (s *Server) echo(c *wsconn.Conn) {
@@ -90,17 +112,8 @@ func (s *Server) echo(c *wsconn.Conn) {
 			s.echoed.Add(echoed)
 			echoed = 0
 		}
-		if err := nc.SetDeadline(time.Now().Add(s.cfg.IdleTimeout)); err != nil {
-			nc.Close()
-			return
-		}
-		if s.ln.Down() {
-			s.close(c, ws.StatusGoingAway)
-			return
-		}
-		h, p, err := c.ReadFrame()
-		if err != nil {
-			s.ended(c, err)
+		h, p, ok := s.nextFrame(c)
+		if !ok {
 			return
 		}
 		if !s.wait() {

@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/gobwas/ws"
 	"github.com/wssbench/wssbench/bench/wsconn"
@@ -226,7 +225,6 @@ func (m *member) drain() int64 {
 
 // read is chat's read loop.
 func (s *Server) read(c *wsconn.Conn, from *member, r *room) {
-	nc := c.NetConn()
 	var received, owed, dropped int64
 	var msg *message
 	var op ws.OpCode
@@ -246,17 +244,8 @@ func (s *Server) read(c *wsconn.Conn, from *member, r *room) {
 		if received >= echoBatch {
 			flush()
 		}
-		if err := nc.SetDeadline(time.Now().Add(s.cfg.IdleTimeout)); err != nil {
-			nc.Close()
-			return
-		}
-		if s.ln.Down() {
-			s.close(c, ws.StatusGoingAway)
-			return
-		}
-		h, p, err := c.ReadFrame()
-		if err != nil {
-			s.ended(c, err)
+		h, p, ok := s.nextFrame(c)
+		if !ok {
 			return
 		}
 		switch {
