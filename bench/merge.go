@@ -81,6 +81,8 @@ func mergeParts(cell *Cell, parts []*Result) *Result {
 }
 
 func addStats(dst, src *driver.Stats) {
+	dst.FramesDelivered += src.FramesDelivered
+	dst.FramesPublished += src.FramesPublished
 	dst.Attempted += src.Attempted
 	dst.Established += src.Established
 	dst.Failed += src.Failed

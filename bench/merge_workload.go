@@ -87,15 +87,13 @@ func mergeReach(m *Result, parts []*Result) *Reach {
 	return out
 }
 
-// mergeStages adds the parts' stages by index: counts summed, histograms
-// added, the window from the earliest start to the latest end (re-based on
-// the merged run's start). A stage's connection and connect-rate targets
-// are each part's share of a split run, so they are summed when the parts
-// differ (and kept when every part has the whole run's); its frame rate is
-// per connection and must agree.
+// mergeStages adds the parts' stages by index: counts and histograms
+// added, the window from the earliest start to the latest end. Each part
+// holds its share of a stage's connections and connect rate (the driver
+// processes of a split run and the shards of one alike), so those are summed
+// too; the frame rate is per connection and must agree.
 func mergeStages(m *Result, parts []*Result) []StageResult {
 	var out []StageResult
-	var sameConns []bool
 	for _, p := range parts {
 		off := p.StartedAt.Sub(m.StartedAt)
 		for _, s := range p.Stages {
@@ -105,22 +103,19 @@ func mergeStages(m *Result, parts []*Result) []StageResult {
 			}
 			for len(out) <= i {
 				out = append(out, StageResult{Index: len(out) + 1})
-				sameConns = append(sameConns, true)
 			}
 			o := &out[i]
 			start, end := s.Start+off, s.End+off
 			if o.Name == "" {
-				o.Name, o.Start, o.End = s.Name, start, end
-				o.Conns, o.ConnectRate, o.MsgRate = s.Conns, s.ConnectRate, s.MsgRate
+				o.Name, o.Start, o.End, o.MsgRate = s.Name, start, end, s.MsgRate
 			} else {
 				o.Start, o.End = min(o.Start, start), max(o.End, end)
-				if s.Conns != o.Conns || s.ConnectRate != o.ConnectRate {
-					sameConns[i] = false
-				}
 				if s.MsgRate != o.MsgRate {
 					m.Warnings = appendNew(m.Warnings, fmt.Sprintf("stage %s: the parts of the run had different frame rates (%g and %g per connection); the first is reported", o.Name, o.MsgRate, s.MsgRate))
 				}
 			}
+			o.Conns += s.Conns
+			o.ConnectRate += s.ConnectRate
 			o.OpenAtEnd += s.OpenAtEnd
 			o.Established += s.Established
 			o.Closed += s.Closed
@@ -129,20 +124,6 @@ func mergeStages(m *Result, parts []*Result) []StageResult {
 			o.Errors += s.Errors
 			for k, h := range s.Histograms {
 				o.Histograms[k] = addHistogram(o.Histograms[k], h)
-			}
-		}
-	}
-	for i := range out {
-		if sameConns[i] {
-			continue
-		}
-		out[i].Conns, out[i].ConnectRate = 0, 0
-		for _, p := range parts {
-			for _, s := range p.Stages {
-				if s.Index == i+1 {
-					out[i].Conns += s.Conns
-					out[i].ConnectRate += s.ConnectRate
-				}
 			}
 		}
 	}

@@ -160,10 +160,10 @@ func TestMergeReachDisagreeing(t *testing.T) {
 			}
 		})
 	}
-	// Same targets in every part (each has the whole run's): kept, not summed.
+	// Each part holds its share of a stage's connections: they add up.
 	a, _ := workloadPart(rng, t0, 10)
 	b, _ := workloadPart(rng, t0, 10)
-	if m := mergeParts(&Cell{Name: "direct"}, []*Result{a, b}); m.Stages[0].Conns != 10 {
-		t.Fatalf("agreeing targets summed: %d", m.Stages[0].Conns)
+	if m := mergeParts(&Cell{Name: "direct"}, []*Result{a, b}); m.Stages[0].Conns != 20 {
+		t.Fatalf("two parts' shares of 10 connections merged into %d", m.Stages[0].Conns)
 	}
 }

@@ -127,6 +127,7 @@ func runSplit(ctx context.Context, cell *Cell, rep int, lay Layout, opt Options)
 	}
 	m := mergeParts(cell, parts)
 	res.Stats, res.Histograms, res.Timeline, res.Intervals, res.Clipped = m.Stats, m.Histograms, m.Timeline, m.Intervals, m.Clipped
+	res.Roles, res.Reach, res.Stages, res.Storm = m.Roles, m.Reach, m.Stages, m.Storm
 	res.TargetURL = m.TargetURL
 	res.Memory = Memory{DriverBaselineRSS: m.Memory.DriverBaselineRSS, DriverPeakRSS: m.Memory.DriverPeakRSS,
 		DriverHeapInUse: m.Memory.DriverHeapInUse, DriverStackInUse: m.Memory.DriverStackInUse}
@@ -153,6 +154,9 @@ func runSplit(ctx context.Context, cell *Cell, rep int, lay Layout, opt Options)
 // certificate from its chain.
 func memberTarget(c *Config, servers *env.Env, dir string) error {
 	c.Target, c.ServerName, c.Topology, c.ProxyDelay, c.CertKey, c.ChainLength = servers.URL(), "localhost", nil, 0, "", 0
+	// The parent's target already holds the rooms or pushes; their reach
+	// is taken by the parent, from the target's count.
+	c.Rooms, c.PushRate = 0, 0
 	u, err := ParseTarget(c.Target)
 	if err != nil {
 		return err
@@ -184,6 +188,7 @@ func memberSpecs(base Config, lay Layout, opt Options, dir string) ([]fleet.Memb
 		c := base
 		c.Conns = partShare(lay.Conns, i, n)
 		c.ConnectRate = base.ConnectRate * float64(c.Conns) / float64(lay.Conns)
+		shareWorkload(&c, base, i, n)
 		spec := MemberSpec{Config: c, Result: filepath.Join(dir, fmt.Sprintf("member-%d.json", i)), Interval: opt.Interval}
 		b, err := json.Marshal(spec)
 		if err != nil {
@@ -198,6 +203,32 @@ func memberSpecs(base Config, lay Layout, opt Options, dir string) ([]fleet.Memb
 		results = append(results, spec.Result)
 	}
 	return members, results, nil
+}
+
+// shareWorkload gives member i of n its share of what the workload counts
+// in connections: each stage's target and connect rate, each role's count
+// (a role whose count leaves it none here is left out of this member).
+func shareWorkload(c *Config, base Config, i, n int) {
+	if len(base.Stages) > 0 {
+		c.Stages = make([]Stage, len(base.Stages))
+		for k, st := range base.Stages {
+			share := partShare(st.Conns, i, n)
+			if st.Conns > 0 && st.ConnectRate > 0 {
+				st.ConnectRate *= float64(share) / float64(st.Conns)
+			}
+			st.Conns = share
+			c.Stages[k] = st
+		}
+	}
+	c.Roles = nil
+	for _, r := range base.Roles {
+		if r.Count > 0 {
+			if r.Count = partShare(r.Count, i, n); r.Count == 0 {
+				continue
+			}
+		}
+		c.Roles = append(c.Roles, r)
+	}
 }
 
 func memberName(i, n int) string { return fmt.Sprintf("driver process %d of %d", i, n) }

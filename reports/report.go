@@ -228,6 +228,11 @@ type Frames struct {
 	// Delivery is the one-way delivery latency of stamped frames (their
 	// publisher's send time to their arrival), when the run has any.
 	Delivery *H `json:"delivery,omitempty"`
+	// Delivered counts the stamped frames received (deliveries), and
+	// Published the frames a workload's steady pattern sent (its steps'
+	// frames are in Sent only); both absent for an echo run.
+	Delivered int64 `json:"delivered,omitempty"`
+	Published int64 `json:"published,omitempty"`
 }
 
 // TLS counts what the handshakes negotiated.
@@ -393,7 +398,7 @@ func fromResult(res *bench.Result, meta Meta) *Report {
 	if !res.Mode().HoldsAll() {
 		frameWall = connectWall
 	}
-	r.Frames = Frames{Sent: st.FramesSent, Received: st.FramesReceived, Lost: st.FramesLost,
+	r.Frames = Frames{Sent: st.FramesSent, Received: st.FramesReceived, Lost: st.FramesLost, Delivered: st.FramesDelivered, Published: st.FramesPublished,
 		RTT: summarize(h[metrics.RTT]), RTTUncorrected: summarize(h[metrics.RTTUncorrected])}
 	if frameWall > 0 {
 		r.Frames.PerSec = float64(st.FramesReceived) / frameWall.Seconds()

@@ -52,6 +52,7 @@ func (r *Report) Result() (*bench.Result, error) {
 		HandshakeBytesOut: int64(math.Round(t.HandshakeBytesOut * float64(t.Handshakes))),
 		HandshakeBytesIn:  int64(math.Round(t.HandshakeBytesIn * float64(t.Handshakes))),
 		FramesSent:        r.Frames.Sent, FramesReceived: r.Frames.Received, FramesLost: r.Frames.Lost,
+		FramesDelivered: r.Frames.Delivered, FramesPublished: r.Frames.Published,
 		ClosedClean: c.ClosedClean, PeakConcurrent: c.PeakConcurrent, Interrupted: r.Partial, Primed: c.Primed}
 	for _, m := range r.PhaseMarks {
 		st.Phases = append(st.Phases, bench.PhaseMark{Name: m.Name, At: m.At})

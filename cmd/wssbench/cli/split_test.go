@@ -353,3 +353,32 @@ func TestMergeShards(t *testing.T) {
 		}
 	}
 }
+
+// TestProcsTwoWithWorkloads splits runs with roles, rooms and stages over
+// two driver processes: each takes its share of the roles and the stages,
+// and the merge adds them back to the whole run's.
+func TestProcsTwoWithWorkloads(t *testing.T) {
+	t.Parallel()
+	t.Run("chat", func(t *testing.T) {
+		t.Parallel()
+		rep := runReport(t, "--procs", "2", "--scenario", "chat-fanout", "--conns", "200", "--connect-rate", "0", "--duration", "1s", "--threshold", "reach > 50%")
+		if p, s := num(t, rep, "roles", "publishers", "planned"), num(t, rep, "roles", "subscribers", "planned"); p != 2 || s != 198 {
+			t.Fatalf("planned publishers %d subscribers %d, want 2 and 198", p, s)
+		}
+		if src := rep["reach_detail"].(map[string]any)["source"]; src != "target" || num(t, rep, "reach_detail", "received") != num(t, rep, "frames", "delivered") {
+			t.Fatalf("reach %v, delivered %d", rep["reach_detail"], num(t, rep, "frames", "delivered"))
+		}
+	})
+	t.Run("stages", func(t *testing.T) {
+		t.Parallel()
+		rep := runReport(t, "--procs", "2", "--stages", "up=1s:40,down=500ms:0")
+		stages := rep["stages"].([]any)
+		if len(stages) != 2 {
+			t.Fatalf("%d stages", len(stages))
+		}
+		up := stages[0].(map[string]any)
+		if up["conns"].(float64) != 40 || num(t, rep, "connections", "peak_concurrent") > 40 || num(t, rep, "connections", "established") != 40 {
+			t.Fatalf("stage up %v; peak %d established %d", up, num(t, rep, "connections", "peak_concurrent"), num(t, rep, "connections", "established"))
+		}
+	})
+}
