@@ -133,6 +133,10 @@ type Config struct {
 	// a connection is delivered to every other connection of its room, rooms
 	// of this size filled in connection order (or named by the URL path).
 	Rooms int `yaml:"rooms,omitempty" json:"rooms,omitempty"`
+	// Capacity caps the frames per second the built-in target echoes over
+	// all its connections (a token bucket; frames beyond wait): a server of
+	// known capacity, to check a capacity search against.
+	Capacity float64 `yaml:"capacity,omitempty" json:"capacity,omitempty"`
 	// PushRate makes the built-in target push stamped frames to every
 	// connection at this rate (frames/s per connection) without being asked.
 	PushRate float64 `yaml:"push_rate,omitempty" json:"push_rate,omitempty"`

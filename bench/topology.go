@@ -54,6 +54,7 @@ func (cell *Cell) envSpec(opt Options, lay Layout) env.Spec {
 		IdleTimeout: cell.runLength(lay) + 2*time.Minute,
 		Rooms:       c.Rooms,
 		PushRate:    c.PushRate,
+		Capacity:    c.Capacity,
 	}
 }
 

@@ -99,6 +99,12 @@ func (c *Config) checkServerModes() error {
 		return inputErr("push_rate must not be negative (got %g)", c.PushRate)
 	case c.Rooms > 0 && c.PushRate > 0:
 		return inputErr("rooms and push_rate are two kinds of server: choose one")
+	case c.Capacity < 0:
+		return inputErr("capacity must be 0 (no cap) or a number of frames per second (got %g)", c.Capacity)
+	case c.Capacity > 0 && (c.Rooms > 0 || c.PushRate > 0):
+		return inputErr("capacity caps the built-in target's echoes; it does not go with rooms or push_rate")
+	case c.Capacity > 0 && c.Target != "":
+		return inputErr("capacity shapes the built-in target; with --target, your server has the capacity it has: leave it out")
 	case (c.Rooms > 0 || c.PushRate > 0) && c.Target != "":
 		return inputErr("rooms and push_rate shape the built-in target; with --target, the server decides what it delivers: leave them out (and give latency: fanout for reach)")
 	}

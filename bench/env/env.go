@@ -69,6 +69,10 @@ type Spec struct {
 	// PushRate makes the target push stamped frames to every connection at
 	// this rate, frames/s per connection (see target.Config.PushRate).
 	PushRate float64
+	// Capacity caps the frames per second the target echoes over all its
+	// connections (see target.Config.Capacity), split evenly over its
+	// processes; 0 is no cap.
+	Capacity float64
 }
 
 // Env is a started environment: its URL, the chain its servers present, the
@@ -99,6 +103,7 @@ type Env struct {
 	nTargets   int
 	rooms      int
 	pushRate   float64
+	capacity   float64
 	// abortCounts receive each target process's counts line after
 	// AbortSignal (index as targets).
 	abortCounts []chan TargetCounts
@@ -168,6 +173,7 @@ func Start(ctx context.Context, s Spec) (_ *Env, err error) {
 	}
 	e.idle = s.IdleTimeout
 	e.targetArgv, e.plain, e.nTargets, e.rooms, e.pushRate = s.TargetArgv, plain, max(1, s.Targets), s.Rooms, s.PushRate
+	e.capacity = s.Capacity
 	if err := e.startTarget(ctx); err != nil {
 		return nil, err
 	}

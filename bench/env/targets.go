@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"strconv"
 	"net/url"
 
 	"github.com/wssbench/wssbench/bench/proc"
@@ -25,7 +26,7 @@ func (e *Env) startInProcessTarget(ctx context.Context, addr string) error {
 	if !e.plain {
 		tc = e.serverTLS()
 	}
-	srv, err := target.Listen(target.Config{Listen: addr, TLS: tc, IdleTimeout: e.idle, Rooms: e.rooms, PushRate: e.pushRate})
+	srv, err := target.Listen(target.Config{Listen: addr, TLS: tc, IdleTimeout: e.idle, Rooms: e.rooms, PushRate: e.pushRate, Capacity: e.capacity})
 	if err != nil {
 		return err
 	}
@@ -64,6 +65,10 @@ func (e *Env) startTargetProcesses(ctx context.Context, addr string) error {
 			full = append(full, "--idle-timeout", e.idle.String())
 		}
 		full = append(full, TargetWorkloadArgs(e.rooms, e.pushRate)...)
+		if e.capacity > 0 {
+			// Each process of several on one port takes its share of the cap.
+			full = append(full, "--capacity", strconv.FormatFloat(e.capacity/float64(n), 'g', -1, 64))
+		}
 		aborted := make(chan TargetCounts, 1)
 		onLine := func(line string) {
 			if c, ok := ParseCounts(line); ok {

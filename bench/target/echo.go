@@ -147,10 +147,15 @@ func (s *Server) close(c *wsconn.Conn, code ws.StatusCode) {
 // wait holds a frame back for EchoDelay and through any stall window it falls
 // in; false when the server began shutting down meanwhile.
 func (s *Server) wait() bool {
-	if s.cfg.EchoDelay <= 0 && len(s.cfg.Stalls) == 0 {
+	if s.cfg.EchoDelay <= 0 && len(s.cfg.Stalls) == 0 && s.capacity == nil {
 		return true
 	}
 	d := s.cfg.EchoDelay
+	if s.capacity != nil {
+		// Past the capacity a frame waits its turn: its slot, then any delay.
+		now := time.Now()
+		d += s.capacity.reserve(now).Sub(now)
+	}
 	if len(s.cfg.Stalls) > 0 {
 		if first := s.firstUpgrade.Load(); first > 0 {
 			since := time.Since(s.epoch) - time.Duration(first-1)

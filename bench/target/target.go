@@ -68,6 +68,11 @@ type Config struct {
 	// connections' schedules spread evenly over one interval. Frames a
 	// connection sends are still echoed. It does not go with Rooms.
 	PushRate float64
+	// Capacity caps the frames per second the server echoes over all its
+	// connections (0: no cap): a token bucket; frames beyond it wait their
+	// turn, so latency grows past the knee as in a saturated server. A
+	// target of known capacity, for checking a capacity search.
+	Capacity float64
 }
 
 // Validate reports a config the server cannot run.
@@ -81,6 +86,10 @@ func (c Config) Validate() error {
 		}
 	}
 	switch {
+	case math.IsNaN(c.Capacity) || math.IsInf(c.Capacity, 0) || c.Capacity < 0:
+		return fmt.Errorf("capacity must be a number of frames per second, 0 (no cap) or more (got %v)", c.Capacity)
+	case c.Capacity > 0 && (c.Rooms > 0 || c.PushRate > 0):
+		return fmt.Errorf("capacity caps the frames the target echoes; it does not go with rooms or a push rate")
 	case c.Rooms < 0:
 		return fmt.Errorf("rooms must not be negative (got %d): give the members per room, or 0 to echo", c.Rooms)
 	case c.RoomQueue < 0:
@@ -147,6 +156,8 @@ type Server struct {
 	// upgraded connection, plus one (0: none yet); stalls count from it.
 	firstUpgrade atomic.Int64
 	epoch        time.Time
+	// capacity paces echoes when Config.Capacity is set (nil otherwise).
+	capacity *bucket
 }
 
 // Listen checks cfg and opens the listening socket; call Serve to accept.
@@ -164,6 +175,10 @@ func Listen(cfg Config) (*Server, error) {
 		cfg.HandshakeTimeout = 10 * time.Second
 	}
 	cfg.Stalls = sortedStalls(cfg.Stalls)
+	var capacity *bucket
+	if cfg.Capacity > 0 {
+		capacity = newBucket(cfg.Capacity)
+	}
 	if cfg.RoomQueue <= 0 {
 		cfg.RoomQueue = defaultRoomQueue
 	}
@@ -178,7 +193,7 @@ func Listen(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{cfg: cfg, ln: ln, epoch: time.Now(), rooms: roomSet{byName: map[string]*room{}}}, nil
+	return &Server{cfg: cfg, ln: ln, epoch: time.Now(), rooms: roomSet{byName: map[string]*room{}}, capacity: capacity}, nil
 }
 
 // Addr returns the listening address.

@@ -9,7 +9,7 @@ import (
 const module = "github.com/wssbench/wssbench"
 
 // engine is everything under bench/.
-var engine = []string{"bench/driver", "bench/wsconn", "bench/pace", "bench/metrics", "bench/tlsconf", "bench/target", "bench/proxy/builtin", "bench/proxy/external", "bench/listener", "bench/proc", "bench/threshold", "bench/env", "bench/evloop", "bench/fleet", "bench/workload"}
+var engine = []string{"bench/driver", "bench/wsconn", "bench/pace", "bench/metrics", "bench/tlsconf", "bench/target", "bench/proxy/builtin", "bench/proxy/external", "bench/listener", "bench/proc", "bench/threshold", "bench/env", "bench/evloop", "bench/fleet", "bench/workload", "bench/capacity"}
 
 // allowed lists, for each package, the project packages it may import
 // (directly or not), as DESIGN.md draws them.
@@ -26,6 +26,9 @@ var allowed = map[string][]string{
 	// workload compiles what connections say (templates, expects, roles,
 	// stages); it does no I/O and imports nothing of the project.
 	"bench/workload": {},
+	// capacity is the search's algorithm (which value to probe next); what a
+	// probe is, is the caller's.
+	"bench/capacity": {},
 	"bench/driver":   {"bench/wsconn", "bench/pace", "bench/metrics", "bench/tlsconf", "bench/evloop", "bench/workload"},
 	"bench/listener": {},
 	"bench/target":   {"bench/wsconn", "bench/tlsconf", "bench/listener"},
@@ -79,7 +82,7 @@ var direct = map[string][]string{
 	"reports":          {"bench", "bench/metrics", "bench/threshold"},
 	"scenarios":        {"bench", "bench/threshold", "bench/workload"},
 	"cmd/wssbench":     {"cmd/wssbench/cli"},
-	"cmd/wssbench/cli": {"bench", "bench/fleet", "bench/proxy/builtin", "bench/target", "bench/tlsconf", "reports", "scenarios"},
+	"cmd/wssbench/cli": {"bench", "bench/capacity", "bench/fleet", "bench/proxy/builtin", "bench/target", "bench/tlsconf", "reports", "scenarios"},
 }
 
 // TestDirectImports keeps the upper floors thin: each imports only the

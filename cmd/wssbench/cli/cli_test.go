@@ -19,7 +19,7 @@ import (
 // TestMain lets the test binary stand in for wssbench: `run` starts the
 // built-in target as os.Executable() + "serve", which lands here.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && (os.Args[1] == "serve" || os.Args[1] == "run" || os.Args[1] == "proxy" || os.Args[1] == "drive" || os.Args[1] == "merge") && os.Getenv("WSSBENCH_TEST_CHILD") != "" {
+	if len(os.Args) > 1 && (os.Args[1] == "serve" || os.Args[1] == "run" || os.Args[1] == "proxy" || os.Args[1] == "drive" || os.Args[1] == "merge" || os.Args[1] == "search") && os.Getenv("WSSBENCH_TEST_CHILD") != "" {
 		os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
 	}
 	os.Setenv("WSSBENCH_TEST_CHILD", "1")

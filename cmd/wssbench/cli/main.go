@@ -31,6 +31,7 @@ const usage = `wssbench: load and performance harness for WebSocket over TLS (ws
 
 Usage:
   wssbench run   [flags]        one benchmark run (built-in target on loopback unless --target)
+  wssbench search [flags]       find the most load that meets --slo objectives (a capacity search)
   wssbench serve [flags]        the built-in echo target, wss:// or ws://
   wssbench proxy [flags]        the built-in TLS-terminating proxy in front of a ws:// backend
   wssbench compare BASE CAND    a candidate report against a baseline: the regression gate
@@ -47,6 +48,7 @@ Examples:
   wssbench serve --listen 127.0.0.1:8443 &
   wssbench run --target wss://127.0.0.1:8443/ --ca /tmp/wssbench-serve-*/ca.pem
   wssbench run --threshold 'ws_rtt.p99 < 5ms' --threshold 'errors.rate < 0.1%' --junit out/junit.xml
+  wssbench search --vary msg-rate --from 5 --to 200 --conns 200 --slo 'ws_rtt.p99 < 5ms' --html out/s.html
   wssbench compare out/base.json out/cand.json --tolerance 10%
   wssbench run --mode connect-hold --conns 100000 --duration 30s      split over processes as needed
   wssbench run --shard 2/4 --start-at 2026-12-01T10:00:00Z --target wss://10.0.0.5:8443/ --ca ca.pem --out shard-2.json
@@ -65,6 +67,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		return cmdRun(args[1:], stdout, stderr)
+	case "search":
+		return cmdSearch(args[1:], stdout, stderr)
 	case "serve":
 		return cmdServe(args[1:], stdout, stderr)
 	case "proxy":

@@ -35,6 +35,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	stalls := fs.StringArray("stall", nil, "fault injection: FOR@AT, echo nothing for FOR starting AT after the first connection is upgraded, such as 1s@5s (repeatable)")
 	rooms := fs.Int("rooms", 0, "be a chat server with rooms of `SIZE` members: each message goes to the other members of its sender's room, not back; rooms fill in connection order, or a URL path other than / names the room")
 	push := fs.Float64("push", 0, "push text frames {\"seq\":N,\"ts\":UNIX_NANOS} to every connection at `RATE` frames/s without being asked (client frames are still echoed; a connection that sends nothing is still closed after --idle-timeout)")
+	capacity := fs.Float64("capacity", 0, "echo at most `N` frames/s over all connections (a token bucket: frames beyond wait their turn, so latency grows past the knee); a target of known capacity, to check wssbench search")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `wssbench serve: the built-in echo target
 
@@ -60,6 +61,11 @@ latency), the connections spread over the interval; frames a client sends
 are still echoed. The counts line adds pushed (owed by the schedule) and
 push_written. --rooms and --push do not go together.
 
+With --capacity N it echoes at most N frames/s over all its connections:
+a frame beyond the rate waits its turn (nothing is dropped), so past N the
+latency grows without bound, as a saturated server's does. wssbench search
+against it must find N.
+
 On SIGUSR1 it ends as a crash would, for reconnect storms: it stops
 accepting, cuts every connection without a close frame, prints the counts
 line and waits to be killed (a run that restarts its target uses it).
@@ -73,6 +79,7 @@ Examples:
   wssbench serve --cert cert.pem --key key.pem
   wssbench serve --tls-max 1.2 --ciphers TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 --groups P-256
   wssbench serve --client-ca clients-ca.pem                 mutual TLS
+  wssbench serve --capacity 3000                            a server that holds 3000 frames/s
   wssbench serve --listen 127.0.0.1:8444 --echo-delay 5ms   a deliberately slower server
   wssbench serve --stall 1s@5s                             no echo for 1 s, 5 s into the load
   wssbench serve --rooms 100                               chat rooms of 100 members
@@ -95,7 +102,7 @@ Flags:
 	case *rooms > 0 && *push > 0:
 		return errorCode(stderr, "serve", &bench.InputError{Err: fmt.Errorf("--rooms and --push do not go together: the target is a chat server or a push stream; drop one")})
 	}
-	cfg := target.Config{Listen: *listen, ReusePort: *reuse, MaxFrameBytes: *maxFrame, IdleTimeout: *idle, EchoDelay: *echoDelay, Rooms: *rooms, PushRate: *push}
+	cfg := target.Config{Listen: *listen, ReusePort: *reuse, MaxFrameBytes: *maxFrame, IdleTimeout: *idle, EchoDelay: *echoDelay, Rooms: *rooms, PushRate: *push, Capacity: *capacity}
 	if err := cfg.Validate(); err != nil {
 		return errorCode(stderr, "serve", &bench.InputError{Err: err})
 	}

@@ -18,6 +18,7 @@ func addWorkloadFlags(fs *pflag.FlagSet, cfg *bench.Config) {
 	fs.BoolVar(&cfg.Receive, "receive", cfg.Receive, "send nothing in the steady window: only receive (a push stream)")
 	fs.IntVar(&cfg.Rooms, "rooms", cfg.Rooms, "built-in target: deliver every frame to the other connections of its room, rooms of this size")
 	fs.Float64Var(&cfg.PushRate, "push-rate", cfg.PushRate, "built-in target: push stamped frames {\"seq\":N,\"ts\":NS} to every connection at this rate per second")
+	fs.Float64Var(&cfg.Capacity, "target-capacity", cfg.Capacity, "built-in target: echo at most this many frames/s over all connections (a server of known capacity, to check wssbench search)")
 	fs.Var((*stagesValue)(&cfg.Stages), "stages", "shape the load: [NAME=]DURATION:CONNS[:MSGRATE],... each stage moves linearly to its targets, such as ramp=30s:5000,peak=1m:5000:20,down=30s:0")
 	fs.Var(&stormValue{&cfg.Storm}, "storm", "reconnect storm: DROP@AT[~BACKOFF] cuts DROP of the connections AT into the steady window, such as 50%@10s~2s; restart@AT restarts the built-in target")
 }
