@@ -137,7 +137,7 @@ func (s *Search) generatorAnswer(pass *Probe) string {
 	}
 	out := fmt.Sprintf("the driver is the limit at %s (it saturated): the server's capacity is above what %s can offer; use --procs %d or more machines (--shard)",
 		s.at(sat), what, 2*procs)
-	if pass != nil && pass.Value < sat.Value {
+	if pass != nil && pass.Value <= sat.Value {
 		out = fmt.Sprintf("holds at least %s (%s passed)%s; %s", s.capacity(pass), s.at(pass), withSLOs(s.SLO), out)
 	}
 	return out

@@ -189,6 +189,9 @@ func WriteSearchMarkdown(w io.Writer, sr *SearchReport) error {
 		p.f(" Partial: the search was interrupted.")
 	}
 	header, rows := searchTable(s)
+	for i, h := range header {
+		header[i] = mdEscape(h)
+	}
 	p.f("\n\n| %s |\n|%s---|\n", strings.Join(header, " | "), strings.Repeat("--:|", len(header)-1))
 	for _, row := range rows {
 		cells := make([]string, len(row))
