@@ -62,6 +62,14 @@ func compareSearches(base, cand *Document, opt CompareOptions) (*CompareResult, 
 	res := &CompareResult{Base: base, Cand: cand, Tolerance: opt.Tolerance, ConfigDiffs: diffs}
 	bp, _ := bs.KneeProbes()
 	cp, _ := cs.KneeProbes()
+	for _, x := range []struct {
+		p    *Probe
+		name string
+	}{{bp, base.Name}, {cp, cand.Name}} {
+		if x.p == nil {
+			return refuse("%s has a knee but no passing probe below its fail: the report is not as wssbench search writes it", x.name)
+		}
+	}
 	sc := &SearchCompare{Vary: cs.Vary, SLO: cs.SLO}
 	_, sc.Unit = cs.CapacityOf(cp)
 	sc.Capacity = Delta{Metric: "capacity (" + sc.Unit + ")", Base: bs.CapacityStat(bp), Cand: cs.CapacityStat(cp), Tolerance: opt.Tolerance}

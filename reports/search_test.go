@@ -2,6 +2,7 @@ package reports
 
 import (
 	"bytes"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -523,4 +524,32 @@ func TestCompareSearchesSaturatedAndHoldsTo(t *testing.T) {
 	if err != nil || res.Failed() || !strings.Contains(res.Search.Capacity.Verdict, "not proven") {
 		t.Errorf("holds_to candidate: %v, failures %q, capacity %+v", err, res.Failures, res.Search.Capacity)
 	}
+}
+
+// FuzzReadSearchJSON seeds the decoder with a whole search report, so the
+// fuzzer mutates from a search's shape.
+func FuzzReadSearchJSON(f *testing.F) {
+	ts, err := threshold.ParseAll(testSLO)
+	if err != nil {
+		f.Fatal(err)
+	}
+	sr := searchOf(VaryMsgRate, "frames/s per connection", 10, 100, StopKnee, []Probe{NewProbe(10, 100, []*Report{probeRun(99, 1)}, ts), NewProbe(20, 200, []*Report{probeRun(198, 9)}, ts)})
+	var buf bytes.Buffer
+	if err := WriteSearchJSON(&buf, sr); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(buf.Bytes())
+	f.Fuzz(func(t *testing.T, in []byte) {
+		doc, err := Decode(bytes.NewReader(in), "fuzz")
+		if err != nil || doc.Search == nil {
+			return
+		}
+		for _, e := range Encoders {
+			if e.WriteSearch != nil {
+				_ = e.WriteSearch(io.Discard, doc.Search)
+			}
+		}
+		doc.Search.Search.SetAnswer()
+		_, _ = Compare(doc, doc, CompareOptions{Tolerance: 0.1})
+	})
 }
