@@ -77,6 +77,9 @@ type CompareResult struct {
 	Notes, Warnings, Failures []string
 	// SaturatedFailures counts the Failures that are saturated candidate runs.
 	SaturatedFailures int
+	// Search is set for a comparison of two capacity searches; then Deltas
+	// are its capacity figures.
+	Search *SearchCompare
 }
 
 // Failed reports whether the gate failed.
@@ -118,6 +121,9 @@ func ParseMetricSpec(spec string) (name string, tol float64, err error) {
 // the runs; a change worse than the tolerance is a regression, unless the
 // reports hold repeated runs and their min..max ranges overlap.
 func Compare(base, cand *Document, opt CompareOptions) (*CompareResult, error) {
+	if base.Search != nil || cand.Search != nil {
+		return compareSearches(base, cand, opt)
+	}
 	res := &CompareResult{Base: base, Cand: cand, Tolerance: opt.Tolerance}
 	diffs := configDiffs(base, cand)
 	if len(diffs) > 0 && !opt.Force {
@@ -189,6 +195,15 @@ func compareMetric(topo, name string, base, cand []*Report, tol float64) Delta {
 		return d
 	}
 	d.Base, d.Cand = statOf(bv), statOf(cv)
+	judge(&d, in.HigherIsBetter)
+	return d
+}
+
+// judge sets a delta's change and verdict from its medians and spreads: a
+// change for the worse beyond the tolerance is a regression, unless runs
+// were repeated and their min..max ranges overlap.
+func judge(d *Delta, higherIsBetter bool) {
+	tol := d.Tolerance
 	b, c := d.Base.Median, d.Cand.Median
 	switch {
 	case b == c:
@@ -199,7 +214,7 @@ func compareMetric(topo, name string, base, cand []*Report, tol float64) Delta {
 		d.Change = (c - b) / b
 	}
 	worse := c > b
-	if in.HigherIsBetter {
+	if higherIsBetter {
 		worse = c < b
 	}
 	beyond := math.Abs(d.Change) > tol
@@ -213,7 +228,6 @@ func compareMetric(topo, name string, base, cand []*Report, tol float64) Delta {
 	default:
 		d.Verdict = "ok"
 	}
-	return d
 }
 
 func measuredValues(runs []*Report, name string) []float64 {

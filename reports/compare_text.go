@@ -11,6 +11,9 @@ import (
 // baseline, the candidate (medians, with [min..max] when runs were
 // repeated), the change and the verdict; then notes and the result line.
 func WriteCompareText(w io.Writer, c *CompareResult) error {
+	if c.Search != nil {
+		return writeSearchCompare(w, c)
+	}
 	p := &printer{w: w}
 	p.f("wssbench compare: baseline %s (%s) against candidate %s (%s), tolerance %s\n",
 		c.Base.Name, runsOf(c.Base), c.Cand.Name, runsOf(c.Cand), pct(c.Tolerance))

@@ -23,6 +23,9 @@ type Document struct {
 	// Whole is the report as a series: the series itself (with its
 	// comparison), or a series of the one run.
 	Whole *Series
+	// Search is set for a capacity search report (wssbench search); then
+	// Runs and Whole are empty, and the probes hold the runs.
+	Search *SearchReport
 	// configs are the runs' configs as raw JSON, so a comparison also sees keys
 	// this version's Config does not know.
 	configs []map[string]json.RawMessage
@@ -74,6 +77,14 @@ func Decode(r io.Reader, name string) (*Document, error) {
 		return nil, bad("%s", err)
 	}
 	doc := &Document{Name: name}
+	if isSearch(top) {
+		sr, err := decodeSearch(b)
+		if err != nil {
+			return nil, bad("%v", err)
+		}
+		doc.Search = sr
+		return doc, nil
+	}
 	raws := []json.RawMessage{b}
 	if rr, ok := top["runs"]; ok {
 		doc.Series = true
@@ -90,33 +101,9 @@ func Decode(r io.Reader, name string) (*Document, error) {
 		if doc.Series {
 			where = fmt.Sprintf("run %d of %d", i+1, len(raws))
 		}
-		var keys map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &keys); err != nil || keys == nil {
-			return nil, bad("%s is not a JSON object", where)
-		}
-		if msg := checkSchema(keys); msg != "" {
-			return nil, bad("%s: %s", where, msg)
-		}
-		for _, k := range requiredKeys {
-			if _, ok := keys[k]; !ok {
-				return nil, bad("%s has no %q key: not a complete wssbench/v1 run report", where, k)
-			}
-		}
-		var cfg map[string]json.RawMessage
-		if err := json.Unmarshal(keys["config"], &cfg); err != nil || cfg == nil {
-			return nil, bad("%s: config is not an object", where)
-		}
-		rep := &Report{}
-		if err := json.Unmarshal(raw, rep); err != nil {
-			return nil, bad("%s: %v", where, err)
-		}
-		for h := range rep.Histograms {
-			if _, err := rep.Histogram(h); err != nil {
-				return nil, bad("%s: %v", where, err)
-			}
-		}
-		if err := rep.checkWorkloadHistograms(); err != nil {
-			return nil, bad("%s: %v", where, err)
+		rep, cfg, err := decodeRun(raw, where)
+		if err != nil {
+			return nil, bad("%v", err)
 		}
 		doc.Runs = append(doc.Runs, rep)
 		doc.configs = append(doc.configs, cfg)
@@ -158,4 +145,37 @@ func checkSchema(keys map[string]json.RawMessage) string {
 		return fmt.Sprintf("schema %s is not %q: a report of another version or another tool", raw, Schema)
 	}
 	return ""
+}
+
+// decodeRun reads and checks one run report; where names it in errors.
+func decodeRun(raw json.RawMessage, where string) (*Report, map[string]json.RawMessage, error) {
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &keys); err != nil || keys == nil {
+		return nil, nil, fmt.Errorf("%s is not a JSON object", where)
+	}
+	if msg := checkSchema(keys); msg != "" {
+		return nil, nil, fmt.Errorf("%s: %s", where, msg)
+	}
+	for _, k := range requiredKeys {
+		if _, ok := keys[k]; !ok {
+			return nil, nil, fmt.Errorf("%s has no %q key: not a complete wssbench/v1 run report", where, k)
+		}
+	}
+	var cfg map[string]json.RawMessage
+	if err := json.Unmarshal(keys["config"], &cfg); err != nil || cfg == nil {
+		return nil, nil, fmt.Errorf("%s: config is not an object", where)
+	}
+	rep := &Report{}
+	if err := json.Unmarshal(raw, rep); err != nil {
+		return nil, nil, fmt.Errorf("%s: %v", where, err)
+	}
+	for h := range rep.Histograms {
+		if _, err := rep.Histogram(h); err != nil {
+			return nil, nil, fmt.Errorf("%s: %v", where, err)
+		}
+	}
+	if err := rep.checkWorkloadHistograms(); err != nil {
+		return nil, nil, fmt.Errorf("%s: %v", where, err)
+	}
+	return rep, cfg, nil
 }

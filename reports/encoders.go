@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/wssbench/wssbench/bench"
 )
 
 // Encoder is one output format of a report. Every format sits in the
@@ -25,14 +27,17 @@ type Encoder struct {
 	// PerRun is set for a format of one run per file (the interval log): a
 	// series of several runs writes FILE-CELL-N.EXT for each run.
 	PerRun bool
+	// WriteSearch encodes a capacity search (wssbench search); nil for a
+	// format that has none (JUnit, interval logs).
+	WriteSearch func(w io.Writer, s *SearchReport) error
 }
 
 // Encoders are the report formats, in the order they are written.
 var Encoders = []Encoder{
-	{Name: "text", Write: writeText},
-	{Name: "json", Flag: "out", Usage: "write the JSON report (schema wssbench/v1) to this file", Write: WriteJSON},
-	{Name: "html", Flag: "html", Usage: "write the report as one self-contained HTML page with plots", Write: writeHTML},
-	{Name: "markdown", Flag: "markdown", Usage: "write a Markdown summary (for a pull-request comment)", Write: writeMarkdown},
+	{Name: "text", Write: writeText, WriteSearch: WriteSearchText},
+	{Name: "json", Flag: "out", Usage: "write the JSON report (schema wssbench/v1) to this file", Write: WriteJSON, WriteSearch: WriteSearchJSON},
+	{Name: "html", Flag: "html", Usage: "write the report as one self-contained HTML page with plots", Write: writeHTML, WriteSearch: WriteSearchHTML},
+	{Name: "markdown", Flag: "markdown", Usage: "write a Markdown summary (for a pull-request comment)", Write: writeMarkdown, WriteSearch: WriteSearchMarkdown},
 	{Name: "junit", Flag: "junit", Usage: "write JUnit XML of the verdict and thresholds of each run to this file", Write: writeJUnit},
 	{Name: "hlog", Flag: "hlog", Usage: "write HdrHistogram interval logs (1 s, one tag per metric); a series writes FILE-CELL-N.EXT per run", Write: writeHlog, PerRun: true},
 }
@@ -83,6 +88,37 @@ func (e Encoder) WriteFiles(path string, s *Series) ([]string, error) {
 		written = append(written, p)
 	}
 	return written, nil
+}
+
+// WriteSearchFile writes a capacity search to path in this format. Like
+// WriteFiles it renders in memory first, so an error leaves no half file.
+func (e Encoder) WriteSearchFile(path string, s *SearchReport) error {
+	if e.WriteSearch == nil {
+		return &bench.InputError{Err: fmt.Errorf("--%s: a capacity search has no %s output; its formats are %s", e.Flag, e.Name, strings.Join(SearchFormats(), ", "))}
+	}
+	return writeFile(path, func(w io.Writer) error { return e.WriteSearch(w, s) })
+}
+
+// SearchFormats names the formats a capacity search is written in.
+func SearchFormats() []string {
+	var out []string
+	for _, e := range Encoders {
+		if e.WriteSearch != nil {
+			out = append(out, e.Name)
+		}
+	}
+	return out
+}
+
+// WriteSearch writes a capacity search in the format called name (text,
+// json, html or markdown).
+func WriteSearch(format string, w io.Writer, s *SearchReport) error {
+	for _, e := range Encoders {
+		if e.Name == format && e.WriteSearch != nil {
+			return e.WriteSearch(w, s)
+		}
+	}
+	return fmt.Errorf("a capacity search has no %q format; its formats are %s", format, strings.Join(SearchFormats(), ", "))
 }
 
 func writeFile(path string, render func(io.Writer) error) error {

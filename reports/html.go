@@ -13,13 +13,14 @@ import (
 //go:embed report.html.tmpl
 var htmlTemplate string
 
-var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{"us": fmtUs}).Parse(htmlTemplate))
+var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{"us": fmtUs, "add": func(a, b int) int { return a + b }}).Parse(htmlTemplate))
 
 // htmlPage is what the template renders: one run, or a series.
 type htmlPage struct {
 	Title  string
 	Run    *htmlRun
 	Series *htmlSeries
+	Search *htmlSearch
 }
 
 // htmlRun is one run's page.

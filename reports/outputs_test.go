@@ -302,11 +302,22 @@ func FuzzReadJSON(f *testing.F) {
 	}
 	f.Add(buf.Bytes())
 	f.Add([]byte(`{"schema": "wssbench/v1", "runs": [null]}`))
+	f.Add([]byte(`{"schema": "wssbench/v1", "search": {"vary": "msg-rate", "slo": ["ws_rtt.p99 < 5ms"], "stop": "knee", "knee": {"pass": 5, "fail": 6},
+		"probes": [{"value": 5, "pass": true, "frames_per_s": {"median": 1, "n": 1}, "rtt": {"p99_us": {"median": 4000, "n": 1}}, "runs": []}]}}`))
 	f.Add([]byte(`{"schema": "wssbench/v1", "runs": [{"schema": "wssbench/v1", "timeline": [{"t_s": 1}]}]}`))
 	f.Add([]byte(`{"schema": "wssbench/v1", "timeline": [{"t_s": -1, "frames_per_s": 1e300}], "histograms": {"ws_rtt": ""}}`))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		doc, err := Decode(bytes.NewReader(in), "fuzz")
 		if err != nil {
+			return
+		}
+		if doc.Search != nil {
+			for _, e := range Encoders {
+				if e.WriteSearch != nil {
+					_ = e.WriteSearch(io.Discard, doc.Search)
+				}
+			}
+			_, _ = Compare(doc, doc, CompareOptions{Tolerance: 0.1})
 			return
 		}
 		if doc.Series {

@@ -42,8 +42,18 @@ Reports of different setups (load shape, mode, size, rate, TLS settings,
 topology...) are refused (exit 2, listing the keys) unless --force. Labels,
 --ca files, thresholds, --repeat and the target's port may differ.
 
+Capacity searches (wssbench search --out) compare by their capacity: the
+number each stated at its knee (achieved frames/s on msg-rate, connections
+on conns, handshakes/s on connect-rate): "capacity fell 12.2%% (4,100 ->
+3,600 frames/s)" is a regression (exit 3) when the fall is beyond the
+tolerance and the passing probes' min..max ranges do not overlap. Searches
+of different axes, SLOs or configs are refused (exit 2) unless --force; so
+is a search with no knee (fails_at_from, generator, interrupted), a search
+against a run report, and --metric with searches.
+
 Usage:
   wssbench compare BASELINE.json CANDIDATE.json [flags]
+  wssbench compare BASE-SEARCH.json CAND-SEARCH.json [--tolerance 10%%]
 
 Examples:
   wssbench compare out/base.json out/cand.json
@@ -62,8 +72,8 @@ and delivery.p50, delivery.p99, reach when both reports have them):
   reach, storm.back_to_full, storm.dropped, storm.reconnected, storm.failed
 
 Exit codes: 0 no regression, 2 bad input (unreadable report, different
-configs, unknown metric), 3 a regression, a failed candidate run or a
-saturated one.
+configs, unknown metric, a search without a knee), 3 a regression (or a
+capacity that fell), a failed candidate run or a saturated one.
 
 Flags:
 %s`, strings.Join(reports.DefaultCompareMetrics, ", "), fs.FlagUsages())

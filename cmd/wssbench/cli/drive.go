@@ -75,6 +75,9 @@ func readMember(path string) (*bench.Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := doc.RequireRuns("a driver process writes back the report of its run"); err != nil {
+		return nil, err
+	}
 	if len(doc.Runs) != 1 {
 		return nil, fmt.Errorf("%s holds %d runs, not one", path, len(doc.Runs))
 	}

@@ -81,6 +81,9 @@ func mergeFiles(paths []string, thresholds []string, override bool) (*bench.Seri
 		if err != nil {
 			return nil, err
 		}
+		if err := doc.RequireRuns("wssbench merge merges the reports of one run's shards"); err != nil {
+			return nil, err
+		}
 		if len(docs) > 0 && len(doc.Runs) != len(docs[0].Runs) {
 			return nil, &bench.InputError{Err: fmt.Errorf("%s holds %d runs, %s %d: not shards of one run", p, len(doc.Runs), paths[0], len(docs[0].Runs))}
 		}

@@ -96,6 +96,57 @@ func (o *outputs) write(s *reports.Series, stdout, stderr io.Writer) error {
 	return errors.Join(errs...)
 }
 
+// checkSearch refuses, before any probe, an output a capacity search has no
+// format for (JUnit, interval logs) and a file that cannot be written.
+func (o *outputs) checkSearch() error {
+	var errs []error
+	for _, e := range reports.Encoders {
+		p := o.paths[e.Name]
+		if p == nil || *p == "" {
+			continue
+		}
+		if e.WriteSearch == nil {
+			errs = append(errs, fmt.Errorf("--%s: a capacity search is written as %s only (its probes' runs are in the JSON)", e.Flag, strings.Join(reports.SearchFormats(), ", ")))
+			continue
+		}
+		if err := checkWritable(*p); err != nil {
+			errs = append(errs, fmt.Errorf("--%s %s: %w", e.Flag, *p, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return &bench.InputError{Err: err}
+	}
+	return nil
+}
+
+// writeSearch prints a capacity search's summary on stdout and writes every
+// file asked for, each named on stderr; it goes on past a failed file and
+// returns every error.
+func (o *outputs) writeSearch(s *reports.SearchReport, stdout, stderr io.Writer) error {
+	var errs []error
+	for _, e := range reports.Encoders {
+		if e.WriteSearch == nil {
+			continue
+		}
+		if e.Flag == "" {
+			if err := e.WriteSearch(stdout, s); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		p := o.paths[e.Name]
+		if p == nil || *p == "" {
+			continue
+		}
+		if err := e.WriteSearchFile(*p, s); err != nil {
+			errs = append(errs, fmt.Errorf("write --%s: %w", e.Flag, err))
+			continue
+		}
+		fmt.Fprintf(stderr, "%s written to %s\n", e.Name, *p)
+	}
+	return errors.Join(errs...)
+}
+
 // checkWritable checks that path can be written, leaving no file behind that
 // was not there. A missing folder is made only under the current directory.
 func checkWritable(path string) error {

@@ -20,7 +20,8 @@ func cmdReport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(fs.Output(), `wssbench report: render a saved JSON report
 
 Reads a report written by "wssbench run --out" (one run, or a comparison of
-several runs), prints its text summary, and writes it in any other format:
+several runs) or "wssbench search --out" (a capacity search: text, --out,
+--html and --markdown), prints its text summary, and writes it in any other format:
 a self-contained HTML page with plots (--html), a Markdown summary for a
 pull-request comment (--markdown), JUnit XML (--junit), HdrHistogram interval
 logs (--hlog) or JSON again (--out). The plots and logs are drawn from the
@@ -59,6 +60,15 @@ Flags:
 	doc, err := reports.ReadFile(fs.Arg(0))
 	if err != nil {
 		return errorCode(stderr, "report", &bench.InputError{Err: err})
+	}
+	if doc.Search != nil {
+		if err := files.checkSearch(); err != nil {
+			return errorCode(stderr, "report", err)
+		}
+		if err := files.writeSearch(doc.Search, stdout, stderr); err != nil {
+			return errorCode(stderr, "report", &bench.InputError{Err: err})
+		}
+		return ExitOK
 	}
 	var runs []reports.RunID
 	for _, r := range doc.Runs {
