@@ -29,8 +29,9 @@ type Meta struct {
 	Version, Commit string
 }
 
-// newBuild describes this binary and the machine it runs on.
-func newBuild(meta Meta) Build {
+// NewBuild describes this binary and the machine it runs on (a search
+// report's build; a run's is set by FromSeries).
+func NewBuild(meta Meta) Build {
 	return Build{Version: meta.Version, Commit: meta.Commit, GoVersion: runtime.Version(), CPUModel: cpuModel(),
 		Cores: runtime.NumCPU(), OS: runtime.GOOS, Arch: runtime.GOARCH, Kernel: kernelRelease(), OSRelease: osRelease()}
 }

@@ -368,7 +368,7 @@ func fromResult(res *bench.Result, meta Meta) *Report {
 	r := &Report{
 		Schema: Schema, Label: res.Config.Label, Config: res.Config, StartedAt: res.StartedAt,
 		DurationS: res.Elapsed.Seconds(), Partial: st.Interrupted,
-		Build:  newBuild(meta),
+		Build:  NewBuild(meta),
 		Target: Target{URL: res.TargetURL, Topology: res.Topology, Builtin: res.BuiltinTarget, InProcess: res.TargetInProcess},
 		Connections: Connections{Attempted: st.Attempted, Established: st.Established, Failed: st.Failed,
 			PeakConcurrent: st.PeakConcurrent, ClosedClean: st.ClosedClean, Errors: st.Errors, ErrorSamples: st.ErrorSamples},

@@ -164,7 +164,7 @@ func statOf(v []float64) Stat {
 // report, its thresholds checked and its verdict judged, and the comparison
 // of the cells.
 func FromSeries(bs *bench.Series, meta Meta) *Series {
-	sr := &Series{Schema: Schema, Build: newBuild(meta), single: bs.Plan.Single()}
+	sr := &Series{Schema: Schema, Build: NewBuild(meta), single: bs.Plan.Single()}
 	sr.Comparison.Matrix = bs.Plan.Matrix
 	for _, res := range bs.Runs {
 		r := fromResult(res, meta)

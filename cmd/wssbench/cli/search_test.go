@@ -1,0 +1,211 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// searchArgs is a short search along msg-rate with 300 connections against
+// the built-in target capped at capacity frames/s (300 connections keep the
+// frame interval long, so a busy test machine's late wake-ups stay within
+// the driver's health check).
+func searchArgs(url, ca, out string) []string {
+	return []string{"search", "--vary", "msg-rate", "--from", "1", "--to", "32", "--precision", "10%",
+		"--conns", "300", "--connect-rate", "0", "--duration", "1s", "--target", url, "--ca", ca,
+		"--slo", "ws_rtt.p99 < 50ms", "--slo", "errors.rate < 0.1%", "--quiet", "--out", out}
+}
+
+type searchJSON struct {
+	Schema  string `json:"schema"`
+	Partial bool   `json:"partial"`
+	Search  struct {
+		Vary   string `json:"vary"`
+		Stop   string `json:"stop"`
+		Answer string `json:"answer"`
+		Knee   *struct {
+			Pass, Fail   float64
+			FramesPerSec float64 `json:"frames_per_s"`
+		} `json:"knee"`
+		Probes []struct {
+			Value float64 `json:"value"`
+			Pass  bool    `json:"pass"`
+			Runs  []any   `json:"runs"`
+		} `json:"probes"`
+	} `json:"search"`
+}
+
+// runSearch runs wssbench search as its own process: the driver's health
+// (its CPU against the cores, which saturation is judged by) is then its
+// own, not that of every test running in this one.
+func runSearch(args ...string) (code int, stdout, stderr string) {
+	cmd := exec.Command(os.Args[0], args...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	code = cmd.ProcessState.ExitCode()
+	if err != nil && code < 0 {
+		code = -1
+	}
+	return code, o.String(), e.String()
+}
+
+func readSearch(t *testing.T, path string) searchJSON {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s searchJSON
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestSearchFindsCapacityAndGatesOnIt: wssbench serve --capacity 1500
+// (its own process, as a user's server would be), 300 connections: the knee is at 5 frames/s per
+// connection. Past it the target's queue grows without bound, so the knee
+// cannot be found above it, whatever the machine (below it, only a very
+// slow one would fail 50 ms). A search against a third less capacity fails
+// the compare gate; the same capacity twice passes it.
+func TestSearchFindsCapacityAndGatesOnIt(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	paths := map[string]string{"base": filepath.Join(dir, "base.json"), "same": filepath.Join(dir, "same.json"), "less": filepath.Join(dir, "less.json")}
+	caps := map[string]string{"base": "1500", "same": "1500", "less": "1000"}
+	type server struct{ url, ca string }
+	servers := map[string]server{}
+	for name, c := range caps {
+		url, ca := startServe(t, "--capacity", c, "--idle-timeout", "10m")
+		servers[name] = server{url, ca}
+	}
+	stdouts := map[string]string{}
+	type done struct{ name, stdout, msg string }
+	ch := make(chan done, len(paths))
+	for name, p := range paths {
+		go func() {
+			code, stdout, stderr := runSearch(searchArgs(servers[name].url, servers[name].ca, p)...)
+			if code != ExitOK {
+				ch <- done{name, stdout, fmt.Sprintf("%s: exit %d\n%s%s", name, code, stdout, stderr)}
+				return
+			}
+			ch <- done{name, stdout, ""}
+		}()
+	}
+	for range paths {
+		d := <-ch
+		if d.msg != "" {
+			t.Fatal(d.msg)
+		}
+		stdouts[d.name] = d.stdout
+	}
+	s := readSearch(t, paths["base"])
+	k := s.Search.Knee
+	if s.Search.Stop != "knee" || k == nil || k.Pass > 5*1.1 || k.Fail < 5 || k.Pass < 5*0.5 {
+		t.Fatalf("stop %s knee %+v, want the pass at most 10%% above 5 and the fail at 5 or more\n%s", s.Search.Stop, k, stdouts["base"])
+	}
+	if k.FramesPerSec > 1500*1.1 || k.FramesPerSec <= 0 {
+		t.Fatalf("knee frames/s %v against a capacity of 1500", k.FramesPerSec)
+	}
+	if !strings.Contains(stdouts["base"], "holds") || !strings.Contains(s.Search.Answer, "ws_rtt.p99") {
+		t.Fatalf("the answer is not stated plainly:\n%s\nanswer: %s", stdouts["base"], s.Search.Answer)
+	}
+	for _, p := range s.Search.Probes {
+		if len(p.Runs) != 1 {
+			t.Fatalf("probe %v holds %d runs", p.Value, len(p.Runs))
+		}
+	}
+	if code, stdout, stderr := runMain("compare", paths["base"], paths["same"], "--tolerance", "20%"); code != ExitOK {
+		t.Fatalf("the same capacity twice: exit %d\n%s%s", code, stdout, stderr)
+	}
+	code, stdout, stderr := runMain("compare", paths["base"], paths["less"], "--tolerance", "20%")
+	if code != ExitGate || !strings.Contains(stdout+stderr, "capacity fell") {
+		t.Fatalf("a third less capacity: exit %d, want %d saying the capacity fell\n%s%s", code, ExitGate, stdout, stderr)
+	}
+}
+
+func TestSearchBadInput(t *testing.T) {
+	t.Parallel()
+	base := []string{"search", "--vary", "msg-rate", "--from", "5", "--to", "50", "--slo", "ws_rtt.p99 < 5ms"}
+	with := func(extra ...string) []string { return append(append([]string{}, base...), extra...) }
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown SLO metric", with("--slo", "ws_rtt.p98 < 5ms"), "ws_rtt.p98"},
+		{"from above to", with("--from", "80"), "above --to"},
+		{"precision zero", with("--precision", "0%"), "--precision"},
+		{"conns in a handshake storm", []string{"search", "--vary", "conns", "--from", "5", "--to", "50", "--slo", "connect_total.p99 < 50ms", "--mode", "handshake-storm"}, "vary connect-rate"},
+		{"msg-rate without frames", []string{"search", "--vary", "msg-rate", "--from", "5", "--to", "50", "--slo", "connect_total.p99 < 50ms", "--mode", "connect-hold"}, "has none"},
+		{"no vary", []string{"search", "--from", "5", "--to", "50", "--slo", "ws_rtt.p99 < 5ms"}, "--vary is required"},
+		{"unknown axis", with("--vary", "size"), "not one of msg-rate, conns, connect-rate"},
+		{"no slo", []string{"search", "--vary", "msg-rate", "--from", "5", "--to", "50"}, "--slo is required"},
+		{"threshold instead of slo", with("--threshold", "ws_rtt.p99 < 5ms"), "--slo"},
+		{"two topologies", with("--topology", "direct,nginx"), "search each topology"},
+		{"a probe that cannot plan", with("--to", "5000000", "--vary", "conns", "--procs", "1"), "at --vary conns 5000000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			code, _, stderr := runMain(tc.args...)
+			if code != ExitBadInput || !strings.Contains(stderr, tc.want) {
+				t.Fatalf("exit %d, want %d saying %q; stderr: %s", code, ExitBadInput, tc.want, stderr)
+			}
+		})
+	}
+}
+
+// TestSearchInterruptWritesPartialReport: Ctrl-C during a search writes
+// the probes done so far, marked partial.
+func TestSearchInterruptWritesPartialReport(t *testing.T) {
+	t.Parallel()
+	out := filepath.Join(t.TempDir(), "partial.json")
+	cmd := exec.Command(os.Args[0], "search", "--vary", "msg-rate", "--from", "2", "--to", "64", "--conns", "20", "--connect-rate", "0",
+		"--duration", "700ms", "--slo", "ws_rtt.p99 < 1s", "--out", out)
+	var stdout bytes.Buffer
+	stderr := &syncLog{}
+	cmd.Stdout = &stdout
+	cmd.Stderr = writerFunc(func(p []byte) (int, error) { stderr.add(strings.TrimSuffix(string(p), "\n")); return len(p), nil })
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait for the second probe to start: the first is then done.
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(stderr.String(), "probe 2:") {
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatalf("no second probe within 60 s; stderr: %s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatal("search did not stop within 30 s of SIGINT")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != ExitRunFailed {
+		t.Fatalf("exit %d, want %d; stderr: %s", code, ExitRunFailed, stderr.String())
+	}
+	s := readSearch(t, out)
+	if !s.Partial || s.Search.Stop != "interrupted" || len(s.Search.Probes) < 1 || !s.Search.Probes[0].Pass {
+		t.Fatalf("partial search %+v", s)
+	}
+}
+
+// writerFunc is an io.Writer made of a function.
+type writerFunc func(p []byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
