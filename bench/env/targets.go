@@ -4,8 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"strconv"
 	"net/url"
+	"strconv"
 
 	"github.com/wssbench/wssbench/bench/proc"
 	"github.com/wssbench/wssbench/bench/target"
