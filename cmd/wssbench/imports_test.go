@@ -82,7 +82,7 @@ var direct = map[string][]string{
 	"reports":          {"bench", "bench/metrics", "bench/threshold"},
 	"scenarios":        {"bench", "bench/threshold", "bench/workload"},
 	"cmd/wssbench":     {"cmd/wssbench/cli"},
-	"cmd/wssbench/cli": {"bench", "bench/capacity", "bench/fleet", "bench/proxy/builtin", "bench/target", "bench/tlsconf", "reports", "scenarios"},
+	"cmd/wssbench/cli": {"bench", "bench/capacity", "bench/threshold", "bench/fleet", "bench/proxy/builtin", "bench/target", "bench/tlsconf", "reports", "scenarios"},
 }
 
 // TestDirectImports keeps the upper floors thin: each imports only the

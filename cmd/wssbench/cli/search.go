@@ -16,7 +16,6 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/wssbench/wssbench/bench"
 	"github.com/wssbench/wssbench/bench/capacity"
-	"github.com/wssbench/wssbench/bench/pace"
 	"github.com/wssbench/wssbench/bench/threshold"
 	"github.com/wssbench/wssbench/reports"
 	"github.com/wssbench/wssbench/scenarios"
@@ -233,8 +232,12 @@ func cmdSearch(args []string, stdout, stderr io.Writer) int {
 			Precision: setup.spec.Precision, Repeat: cfg.Repeat}}
 	probe := func(ctx context.Context, v float64) (capacity.Outcome, error) {
 		n := len(rep.Search.Probes) + 1
-		if n > 1 && !pace.SleepUntil(ctx, time.Now().Add(so.cooldown)) {
-			return capacity.Fail, ctx.Err()
+		if n > 1 {
+			select {
+			case <-time.After(so.cooldown):
+			case <-ctx.Done():
+				return capacity.Fail, ctx.Err()
+			}
 		}
 		c := setup.at(v)
 		plan, err := c.Plan()
