@@ -193,6 +193,26 @@ func (s *searchSetup) at(v float64) bench.Config {
 	return c
 }
 
+// deliveredShare is how much of the offered load a passing probe must
+// achieve: a load that was not delivered has not been held, whatever its
+// latency.
+const deliveredShare = 0.9
+
+// judgeDelivered fails a probe that achieved less than deliveredShare of
+// the load it offered.
+func (s *searchSetup) judgeDelivered(p *reports.Probe) {
+	achieved := p.FramesPerSec.Median
+	unit := "frames/s"
+	if s.spec.Axis == capacity.ConnectRate || !s.base.RunMode().Streams() {
+		achieved, unit = p.HandshakesPerSec.Median, "handshakes/s"
+	}
+	if p.OfferedPerSec <= 0 || achieved >= deliveredShare*p.OfferedPerSec {
+		return
+	}
+	p.Pass = false
+	p.Failed = append(p.Failed, fmt.Sprintf("achieved %s %s of the %s offered: the load was not delivered", fmtCount(achieved), unit, fmtCount(p.OfferedPerSec)))
+}
+
 // offered is the load a probe at v asks for: frames/s, or handshakes/s on
 // the connect-rate axis.
 func (s *searchSetup) offered(v float64) float64 {
@@ -262,6 +282,7 @@ func cmdSearch(args []string, stdout, stderr io.Writer) int {
 		}
 		runs := reports.FromSeries(series, reports.Meta{Version: Version, Commit: Commit}).Runs
 		p := reports.NewProbe(v, setup.offered(v), runs, setup.slos)
+		setup.judgeDelivered(&p)
 		rep.Search.Probes = append(rep.Search.Probes, p)
 		fmt.Fprintf(stderr, "probe %d: %s\n", n, probeLine(p))
 		switch {

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wssbench/wssbench/bench/capacity"
+	"github.com/wssbench/wssbench/reports"
 )
 
 // searchArgs is a short search along conns, each connection sending 1
@@ -198,3 +201,22 @@ func TestSearchInterruptWritesPartialReport(t *testing.T) {
 type writerFunc func(p []byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestSearchUndeliveredLoadFails: a probe that achieved less than 90% of
+// what it offered did not hold that load, whatever its latency.
+func TestSearchUndeliveredLoadFails(t *testing.T) {
+	t.Parallel()
+	s := &searchSetup{spec: capacity.Spec{Axis: capacity.ConnectRate}}
+	s.base.Mode = "handshake-storm"
+	p := reports.Probe{OfferedPerSec: 3000, Pass: true}
+	p.HandshakesPerSec.Median = 1954
+	s.judgeDelivered(&p)
+	if p.Pass || len(p.Failed) != 1 || !strings.Contains(p.Failed[0], "1,954 handshakes/s of the 3,000 offered") {
+		t.Fatalf("probe %+v", p)
+	}
+	p = reports.Probe{OfferedPerSec: 3000, Pass: true}
+	p.HandshakesPerSec.Median = 2800
+	if s.judgeDelivered(&p); !p.Pass {
+		t.Fatalf("93%% delivered failed: %+v", p)
+	}
+}
