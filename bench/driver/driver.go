@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -256,17 +257,63 @@ func (d *Driver) Recorder() *metrics.Recorder { return d.rec }
 type Progress struct {
 	Attempted, Established, Failed, Open int64
 	FramesSent, FramesReceived           int64
+	FramesLost, FramesDelivered          int64
 	Errors                               int64
 	// Phase is "connect", "steady" or "close".
 	Phase string
+	// ErrorsByClass counts the errors so far by class; TLSVersions,
+	// CipherSuites and Groups the handshakes by what they negotiated, and
+	// Resumed those that resumed (copies: the caller may keep them).
+	ErrorsByClass                     map[string]int64 `json:",omitempty"`
+	TLSVersions, CipherSuites, Groups map[string]int64 `json:",omitempty"`
+	Resumed                           int64
 }
 
-// Progress returns the current counters.
+// Progress returns the current counters. It copies the tallies under their
+// lock: call it at intervals, not per frame.
 func (d *Driver) Progress() Progress {
-	return Progress{
+	p := Progress{
 		Attempted: d.attempted.Load(), Established: d.established.Load(), Failed: d.failed.Load(),
 		Open: d.open.Load(), FramesSent: d.sent.Load(), FramesReceived: d.received.Load(),
-		Errors: d.t.errorCount(), Phase: [...]string{PhaseConnect, PhaseSteady, PhaseClose}[d.phase.Load()],
+		FramesLost: d.lost.Load(), FramesDelivered: d.delivered.Load(),
+		Phase: [...]string{PhaseConnect, PhaseSteady, PhaseClose}[d.phase.Load()],
+	}
+	t := d.t
+	t.mu.Lock()
+	p.ErrorsByClass, p.TLSVersions, p.CipherSuites, p.Groups = maps.Clone(t.s.Errors), maps.Clone(t.s.TLSVersions), maps.Clone(t.s.CipherSuites), maps.Clone(t.s.Groups)
+	p.Resumed = t.s.Resumed
+	for _, n := range t.s.Errors {
+		p.Errors += n
+	}
+	t.mu.Unlock()
+	return p
+}
+
+// Add sums o into p (several driver processes' progress): counters and
+// tallies added, the phase the earliest of the two.
+func (p *Progress) Add(o Progress) {
+	p.Attempted += o.Attempted
+	p.Established += o.Established
+	p.Failed += o.Failed
+	p.Open += o.Open
+	p.FramesSent += o.FramesSent
+	p.FramesReceived += o.FramesReceived
+	p.FramesLost += o.FramesLost
+	p.FramesDelivered += o.FramesDelivered
+	p.Errors += o.Errors
+	p.Resumed += o.Resumed
+	for _, m := range []struct {
+		dst *map[string]int64
+		src map[string]int64
+	}{
+		{&p.ErrorsByClass, o.ErrorsByClass}, {&p.TLSVersions, o.TLSVersions}, {&p.CipherSuites, o.CipherSuites}, {&p.Groups, o.Groups},
+	} {
+		for k, v := range m.src {
+			if *m.dst == nil {
+				*m.dst = map[string]int64{}
+			}
+			(*m.dst)[k] += v
+		}
 	}
 }
 

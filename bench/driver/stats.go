@@ -106,13 +106,3 @@ func (t *tally) handshake(info *TLSInfo) {
 	t.s.HandshakeBytesIn += info.BytesIn
 	t.mu.Unlock()
 }
-
-func (t *tally) errorCount() int64 {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	var n int64
-	for _, v := range t.s.Errors {
-		n += v
-	}
-	return n
-}

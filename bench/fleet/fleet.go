@@ -192,13 +192,9 @@ func (f *Fleet) Progress() driver.Progress {
 		m.mu.Lock()
 		p := m.last
 		m.mu.Unlock()
-		sum.Attempted += p.Attempted
-		sum.Established += p.Established
-		sum.Failed += p.Failed
-		sum.Open += p.Open
-		sum.FramesSent += p.FramesSent
-		sum.FramesReceived += p.FramesReceived
-		sum.Errors += p.Errors
+		phase := sum.Phase
+		sum.Add(p)
+		sum.Phase = phase
 		if ph := p.Phase; ph != "" && order[ph] < order[sum.Phase] {
 			sum.Phase = ph
 		} else if ph == "" {
