@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -313,8 +314,19 @@ func runName(d *Document, i int) string {
 // configDiffs lists the config keys whose values differ, ignoring those that
 // legitimately differ between two runs of the same setup.
 func configDiffs(base, cand *Document) []string {
+	out := configKeyDiffs(base.configs[0], cand.configs[0])
+	bt, ct := strings.Join(sortedKeys(byTopology(base)), ","), strings.Join(sortedKeys(byTopology(cand)), ",")
+	if bt != ct {
+		out = append(out, fmt.Sprintf("topology (baseline %s, candidate %s)", bt, ct))
+	}
+	return out
+}
+
+// configKeyDiffs lists the keys of two raw configs whose values differ, and
+// their targets when those differ; ignoredConfigKeys and skip (keys a caller
+// expects to differ) are left out.
+func configKeyDiffs(bc, cc map[string]json.RawMessage, skip ...string) []string {
 	var out []string
-	bc, cc := base.configs[0], cand.configs[0]
 	keys := map[string]bool{}
 	for k := range bc {
 		keys[k] = true
@@ -323,20 +335,15 @@ func configDiffs(base, cand *Document) []string {
 		keys[k] = true
 	}
 	for _, k := range sortedKeys(keys) {
-		if ignoredConfigKeys[k] {
+		if ignoredConfigKeys[k] || slices.Contains(skip, k) {
 			continue
 		}
-		b, c := normJSON(bc[k]), normJSON(cc[k])
-		if b != c {
+		if b, c := normJSON(bc[k]), normJSON(cc[k]); b != c {
 			out = append(out, fmt.Sprintf("%s (baseline %s, candidate %s)", k, shown(b), shown(c)))
 		}
 	}
 	if b, c := targetOf(bc), targetOf(cc); b != c {
 		out = append(out, fmt.Sprintf("target (baseline %s, candidate %s)", shown(b), shown(c)))
-	}
-	bt, ct := strings.Join(sortedKeys(byTopology(base)), ","), strings.Join(sortedKeys(byTopology(cand)), ",")
-	if bt != ct {
-		out = append(out, fmt.Sprintf("topology (baseline %s, candidate %s)", bt, ct))
 	}
 	return out
 }

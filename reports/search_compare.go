@@ -153,25 +153,7 @@ func searchDiffs(b, c *Search) []string {
 	if br == nil || cr == nil {
 		return out
 	}
-	bc, cc := configMap(br), configMap(cr)
-	keys := map[string]bool{}
-	for k := range bc {
-		keys[k] = true
-	}
-	for k := range cc {
-		keys[k] = true
-	}
-	for _, k := range sortedKeys(keys) {
-		if ignoredConfigKeys[k] || k == axisConfigKey[b.Vary] || k == axisConfigKey[c.Vary] {
-			continue
-		}
-		if bv, cv := normJSON(bc[k]), normJSON(cc[k]); bv != cv {
-			out = append(out, fmt.Sprintf("%s (baseline %s, candidate %s)", k, shown(bv), shown(cv)))
-		}
-	}
-	if bt, ct := targetOf(bc), targetOf(cc); bt != ct {
-		out = append(out, fmt.Sprintf("target (baseline %s, candidate %s)", shown(bt), shown(ct)))
-	}
+	out = append(out, configKeyDiffs(configMap(br), configMap(cr), axisConfigKey[b.Vary], axisConfigKey[c.Vary])...)
 	if bt, ct := br.Target.Topology, cr.Target.Topology; bt != ct {
 		out = append(out, fmt.Sprintf("topology (baseline %s, candidate %s)", shown(bt), shown(ct)))
 	}
