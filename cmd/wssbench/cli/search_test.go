@@ -14,14 +14,16 @@ import (
 	"github.com/wssbench/wssbench/reports"
 )
 
-// searchArgs is a short search along conns, each connection sending 1
-// frame/s, against url. One frame a second per connection keeps the driver's
-// own health check (a send more than a tenth of an interval late) clear of
-// a busy test machine's late wake-ups.
+// searchArgs is a short search along conns, each connection sending a
+// frame every 2 s, against url. The long interval keeps the driver's own
+// health check (a send more than a tenth of an interval late) clear of a
+// busy test machine's late wake-ups, and 100 ms of p99 clear of its noise;
+// past the capacity the backlog still passes 100 ms within the 2 s window
+// at 10% over (15 frames/s of backlog at 150/s).
 func searchArgs(url, ca, out string) []string {
 	return []string{"search", "--vary", "conns", "--from", "20", "--to", "1280", "--precision", "10%",
-		"--msg-rate", "1", "--connect-rate", "0", "--duration", "1s", "--target", url, "--ca", ca,
-		"--slo", "ws_rtt.p99 < 50ms", "--slo", "errors.rate < 0.1%", "--quiet", "--out", out}
+		"--msg-rate", "0.5", "--connect-rate", "0", "--duration", "2s", "--target", url, "--ca", ca,
+		"--slo", "ws_rtt.p99 < 100ms", "--slo", "errors.rate < 0.1%", "--quiet", "--out", out}
 }
 
 type searchJSON struct {
@@ -71,17 +73,21 @@ func readSearch(t *testing.T, path string) searchJSON {
 	return s
 }
 
-// TestSearchFindsCapacityAndGatesOnIt: wssbench serve --capacity 300 (its
-// own process, as a user's server would be), 1 frame/s per connection: the
-// knee is at 300 connections. Past it the target's queue grows without
-// bound, so the knee cannot be found above it, whatever the machine (below
-// it, only a very slow one would fail 50 ms). A search against a third less
-// capacity fails the compare gate; the same capacity twice passes it.
+// TestSearchFindsCapacityAndGatesOnIt: wssbench serve --capacity 150 (its
+// own process, as a user's server would be), a frame every 2 s per
+// connection: the knee is at 300 connections. Past it the target's queue
+// grows without bound, so the knee cannot be found above it, whatever the
+// machine (below it, only a very slow one would fail 100 ms). A search
+// against half the capacity fails the compare gate; the same capacity
+// twice passes it.
+//
+// It runs on its own, not in parallel with the package's other tests: a
+// capacity is measured on a machine that is not also running the rest of
+// the suite.
 func TestSearchFindsCapacityAndGatesOnIt(t *testing.T) {
-	t.Parallel()
 	dir := t.TempDir()
 	paths := map[string]string{"base": filepath.Join(dir, "base.json"), "same": filepath.Join(dir, "same.json"), "less": filepath.Join(dir, "less.json")}
-	caps := map[string]string{"base": "300", "same": "300", "less": "200"}
+	caps := map[string]string{"base": "150", "same": "150", "less": "75"}
 	type server struct{ url, ca string }
 	servers := map[string]server{}
 	for name, c := range caps {
@@ -103,8 +109,8 @@ func TestSearchFindsCapacityAndGatesOnIt(t *testing.T) {
 	if s.Search.Stop != "knee" || k == nil || k.Pass > 300*1.1 || k.Fail < 300 || k.Pass < 300*0.5 {
 		t.Fatalf("stop %s knee %+v, want the pass at most 10%% above 300 and the fail at 300 or more\n%s", s.Search.Stop, k, stdouts["base"])
 	}
-	if k.FramesPerSec > 300*1.1 || k.FramesPerSec <= 0 {
-		t.Fatalf("knee frames/s %v against a capacity of 300", k.FramesPerSec)
+	if k.FramesPerSec > 150*1.1 || k.FramesPerSec <= 0 {
+		t.Fatalf("knee frames/s %v against a capacity of 150", k.FramesPerSec)
 	}
 	if !strings.Contains(stdouts["base"], "holds") || !strings.Contains(s.Search.Answer, "ws_rtt.p99") {
 		t.Fatalf("the answer is not stated plainly:\n%s\nanswer: %s", stdouts["base"], s.Search.Answer)
