@@ -165,7 +165,7 @@ func TestSearchBadInput(t *testing.T) {
 func TestSearchInterruptWritesPartialReport(t *testing.T) {
 	t.Parallel()
 	out := filepath.Join(t.TempDir(), "partial.json")
-	cmd := exec.Command(os.Args[0], "search", "--vary", "msg-rate", "--from", "2", "--to", "64", "--conns", "20", "--connect-rate", "0",
+	cmd := exec.Command(os.Args[0], "search", "--vary", "msg-rate", "--from", "1", "--to", "64", "--conns", "20", "--connect-rate", "0",
 		"--duration", "700ms", "--slo", "ws_rtt.p99 < 1s", "--out", out)
 	var stdout bytes.Buffer
 	stderr := &syncLog{}
