@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
 	"gonum.org/v1/plot/plotter"
 )
 
@@ -26,11 +27,26 @@ const noHistograms = "no samples, or the report carries no histograms (written b
 
 // runPlots are the figures of one run's page.
 func runPlots(r *Report) ([]htmlPlot, error) {
+	out, err := percentilePlots(r.Histogram)
+	if err != nil {
+		return nil, err
+	}
+	tl, err := timelinePlots(r.Timeline, runMarks(r))
+	if err != nil {
+		return nil, err
+	}
+	return append(out, tl...), nil
+}
+
+// percentilePlots are a run's percentile curves: connection setup, frame
+// round trip and (when it has samples) one-way delivery, from the
+// histograms that histogram returns by metric name.
+func percentilePlots(histogram func(name string) (*hdr.Histogram, error)) ([]htmlPlot, error) {
 	var out []htmlPlot
 	hist := func(names []string) ([]namedHist, error) {
 		var hs []namedHist
 		for i, n := range names {
-			h, err := r.Histogram(n)
+			h, err := histogram(n)
 			if err != nil {
 				return nil, err
 			}
@@ -59,7 +75,7 @@ func runPlots(r *Report) ([]htmlPlot, error) {
 		}
 		out = append(out, plotOrNote(pc.title, svg, noHistograms))
 	}
-	if h, err := r.Histogram("delivery"); err != nil {
+	if h, err := histogram("delivery"); err != nil {
 		return nil, err
 	} else if h != nil && h.TotalCount() > 0 {
 		const title = "One-way delivery latency by percentile"
@@ -69,8 +85,12 @@ func runPlots(r *Report) ([]htmlPlot, error) {
 		}
 		out = append(out, plotOrNote(title, svg, noHistograms))
 	}
-	marks := runMarks(r)
-	tl := r.Timeline
+	return out, nil
+}
+
+// timelinePlots are a run's figures over time, drawn over marks.
+func timelinePlots(tl []TimelinePoint, marks timeMarks) ([]htmlPlot, error) {
+	var out []htmlPlot
 	get := func(f func(TimelinePoint) float64, skipZero bool) plotter.XYs {
 		var xy plotter.XYs
 		for _, p := range tl {

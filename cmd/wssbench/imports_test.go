@@ -45,6 +45,9 @@ var allowed = map[string][]string{
 	"bench":       engine,
 	"scenarios":   append([]string{"bench"}, engine...),
 	"reports":     append([]string{"bench"}, engine...),
+	// live serves a run's page while it goes: it draws with reports and
+	// reads the engine's progress and histograms.
+	"reports/live": append([]string{"reports", "bench"}, engine...),
 }
 
 // TestImportDirections keeps the picture in DESIGN.md true: nothing under
@@ -82,7 +85,8 @@ var direct = map[string][]string{
 	"reports":          {"bench", "bench/metrics", "bench/threshold"},
 	"scenarios":        {"bench", "bench/threshold", "bench/workload"},
 	"cmd/wssbench":     {"cmd/wssbench/cli"},
-	"cmd/wssbench/cli": {"bench", "bench/capacity", "bench/threshold", "bench/fleet", "bench/proxy/builtin", "bench/target", "bench/tlsconf", "reports", "scenarios"},
+	"reports/live":     {"reports", "bench", "bench/metrics"},
+	"cmd/wssbench/cli": {"bench", "bench/capacity", "bench/threshold", "bench/fleet", "bench/proxy/builtin", "bench/target", "bench/tlsconf", "bench/metrics", "reports", "reports/live", "scenarios"},
 }
 
 // TestDirectImports keeps the upper floors thin: each imports only the

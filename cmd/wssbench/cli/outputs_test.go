@@ -174,21 +174,24 @@ var consoleLine = regexp.MustCompile(`:CONSOLE[:(]`)
 // unless WSSBENCH_REQUIRE_CHROMIUM=1 (CI), where it fails.
 func renderInChromium(t *testing.T, path string) (dom string, console []string) {
 	t.Helper()
-	bin, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("WSSBENCH_REQUIRE_CHROMIUM") == "1" {
-			t.Fatal("chromium is not installed but WSSBENCH_REQUIRE_CHROMIUM=1: apt-get install -y chromium")
-		}
-		t.Skip("chromium not installed (apt-get install -y chromium): the HTML render check is skipped")
-	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return chromiumDOM(t, "file://"+abs)
+}
+
+// chromiumDOM loads url in headless Chromium (with extra flags, such as
+// --virtual-time-budget) and returns the DOM it dumps and the page's console
+// messages; skipped without Chromium as renderInChromium is.
+func chromiumDOM(t *testing.T, url string, flags ...string) (dom string, console []string) {
+	t.Helper()
+	bin := chromiumBin(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-		"--no-first-run", "--user-data-dir="+t.TempDir(), "--enable-logging=stderr", "--v=0", "--dump-dom", "file://"+abs)
+	args := append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+		"--no-first-run", "--user-data-dir=" + t.TempDir(), "--enable-logging=stderr", "--v=0"}, flags...)
+	cmd := exec.CommandContext(ctx, bin, append(args, "--dump-dom", url)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -203,6 +206,20 @@ func renderInChromium(t *testing.T, path string) (dom string, console []string) 
 		t.Fatalf("chromium printed no DOM; stderr:\n%s", stderr.String())
 	}
 	return stdout.String(), console
+}
+
+// chromiumBin finds Chromium, or skips the test (fails it where
+// WSSBENCH_REQUIRE_CHROMIUM=1, as in CI).
+func chromiumBin(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("WSSBENCH_REQUIRE_CHROMIUM") == "1" {
+			t.Fatal("chromium is not installed but WSSBENCH_REQUIRE_CHROMIUM=1: apt-get install -y chromium")
+		}
+		t.Skip("chromium not installed (apt-get install -y chromium): the HTML render check is skipped")
+	}
+	return bin
 }
 
 func TestReportBadInputExitsTwo(t *testing.T) {

@@ -68,6 +68,7 @@ func runFlags(cfg *bench.Config) (*pflag.FlagSet, *runOut) {
 	fs.StringArrayVar(&cfg.Thresholds, "threshold", cfg.Thresholds, "pass/fail expression checked after the run, such as 'ws_rtt.p99 < 5ms' or 'delivery.p99[role=subscribers] < 10ms' ([stage=NAME] or [role=NAME] narrows it; repeatable; replaces the scenario's; a failure exits 3)")
 	out.files = addOutputFlags(fs)
 	fs.BoolVarP(&out.quiet, "quiet", "q", false, "no progress line")
+	out.ui = addUIFlags(fs)
 	fs.StringVar(&out.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the driver to this file (for the driver's own hot spots)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `wssbench run: one benchmark run
@@ -121,6 +122,8 @@ type runOut struct {
 	cpuProfile string
 	// files are the report files: --out, --html, --markdown, --junit, --hlog.
 	files *outputs
+	// ui is --ui and --ui-linger: the live page.
+	ui *uiFlags
 }
 
 // loadRunConfig parses args over the scenario (if any) or the defaults: a flag
@@ -214,6 +217,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "run: %s (%d of %d)\n", cell, rep, of)
 		}
 	}
+	page, err := startUI(out.ui, cfg, &opt, stderr)
+	if err != nil {
+		return errorCode(stderr, "run", err)
+	}
+	defer page.finish(ctx)
 	series, runErr := bench.Run(ctx, plan, opt)
 	if prog != nil {
 		prog.done()
@@ -223,6 +231,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return errorCode(stderr, "run", runErr)
 	}
 	rep := reports.FromSeries(series, reports.Meta{Version: Version, Commit: Commit})
+	page.show(rep)
 	if err := out.files.write(rep, stdout, stderr); err != nil {
 		return errorCode(stderr, "run", err)
 	}
