@@ -43,6 +43,9 @@ var allowed = map[string][]string{
 	// measured is merged by bench, which imports fleet.
 	"bench/fleet": {"bench/driver", "bench/proc", "bench/wsconn", "bench/pace", "bench/metrics", "bench/tlsconf", "bench/evloop", "bench/workload"},
 	"bench":       engine,
+	// telemetry exposes a run to Prometheus from the engine's callbacks; the
+	// CLI wires it, and nothing under bench imports it.
+	"bench/telemetry": append([]string{"bench"}, engine...),
 	"scenarios":   append([]string{"bench"}, engine...),
 	"reports":     append([]string{"bench"}, engine...),
 }
@@ -82,7 +85,7 @@ var direct = map[string][]string{
 	"reports":          {"bench", "bench/metrics", "bench/threshold"},
 	"scenarios":        {"bench", "bench/threshold", "bench/workload"},
 	"cmd/wssbench":     {"cmd/wssbench/cli"},
-	"cmd/wssbench/cli": {"bench", "bench/capacity", "bench/threshold", "bench/fleet", "bench/proxy/builtin", "bench/target", "bench/tlsconf", "reports", "scenarios"},
+	"cmd/wssbench/cli": {"bench", "bench/capacity", "bench/threshold", "bench/fleet", "bench/proxy/builtin", "bench/target", "bench/tlsconf", "bench/telemetry", "reports", "scenarios"},
 }
 
 // TestDirectImports keeps the upper floors thin: each imports only the
