@@ -83,7 +83,7 @@ func TestHistogramConversion(t *testing.T) {
 		name string
 		draw func(r *rand.Rand) time.Duration
 	}{
-		{"lognormal around 1ms", func(r *rand.Rand) time.Duration { return time.Duration(math.Exp(r.NormFloat64()+math.Log(1e6))) }},
+		{"lognormal around 1ms", func(r *rand.Rand) time.Duration { return time.Duration(math.Exp(r.NormFloat64() + math.Log(1e6))) }},
 		{"uniform 1us-2s", func(r *rand.Rand) time.Duration { return time.Duration(1e3 + r.Float64()*2e9) }},
 		{"one value", func(*rand.Rand) time.Duration { return 250 * time.Microsecond }},
 	}

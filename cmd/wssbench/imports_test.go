@@ -46,8 +46,8 @@ var allowed = map[string][]string{
 	// telemetry exposes a run to Prometheus from the engine's callbacks; the
 	// CLI wires it, and nothing under bench imports it.
 	"bench/telemetry": append([]string{"bench"}, engine...),
-	"scenarios":   append([]string{"bench"}, engine...),
-	"reports":     append([]string{"bench"}, engine...),
+	"scenarios":       append([]string{"bench"}, engine...),
+	"reports":         append([]string{"bench"}, engine...),
 }
 
 // TestImportDirections keeps the picture in DESIGN.md true: nothing under
