@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/wssbench/wssbench/bench"
+	"github.com/wssbench/wssbench/bench/telemetry"
 	"github.com/wssbench/wssbench/bench/tlsconf"
 	"github.com/wssbench/wssbench/reports"
 	"github.com/wssbench/wssbench/scenarios"
@@ -67,6 +68,7 @@ func runFlags(cfg *bench.Config) (*pflag.FlagSet, *runOut) {
 	fs.DurationVar((*time.Duration)(&cfg.ProxyDelay), "delay", time.Duration(cfg.ProxyDelay), "one-way delay the builtin proxy adds in each direction (emulates a network round trip)")
 	fs.StringArrayVar(&cfg.Thresholds, "threshold", cfg.Thresholds, "pass/fail expression checked after the run, such as 'ws_rtt.p99 < 5ms' or 'delivery.p99[role=subscribers] < 10ms' ([stage=NAME] or [role=NAME] narrows it; repeatable; replaces the scenario's; a failure exits 3)")
 	out.files = addOutputFlags(fs)
+	out.metrics = addMetricsFlags(fs, true)
 	fs.BoolVarP(&out.quiet, "quiet", "q", false, "no progress line")
 	fs.StringVar(&out.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the driver to this file (for the driver's own hot spots)")
 	fs.Usage = func() {
@@ -121,6 +123,8 @@ type runOut struct {
 	cpuProfile string
 	// files are the report files: --out, --html, --markdown, --junit, --hlog.
 	files *outputs
+	// metrics is --metrics-listen and --metrics-linger.
+	metrics *metricsFlags
 }
 
 // loadRunConfig parses args over the scenario (if any) or the defaults: a flag
@@ -214,9 +218,24 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "run: %s (%d of %d)\n", cell, rep, of)
 		}
 	}
+	// After the progress line and the run-start message are set: the
+	// exporter goes first and then calls them.
+	var exp *telemetry.Exporter
+	if out.metrics.listen != "" {
+		exp = exportRun(&cfg, &opt)
+	}
+	msrv, err := out.metrics.serve(ctx, stderr, "run", exp)
+	if err != nil {
+		return errorCode(stderr, "run", err)
+	}
+	// Deferred: the report is written first, then the endpoint lingers.
+	defer out.metrics.lingerMetrics(ctx, msrv, stderr)
 	series, runErr := bench.Run(ctx, plan, opt)
 	if prog != nil {
 		prog.done()
+	}
+	if exp != nil {
+		exp.Done()
 	}
 	if bench.IsInputError(runErr) {
 		// Found before any load: nothing ran.
