@@ -198,6 +198,48 @@ func TestPrometheusScrapesARun(t *testing.T) {
 		t.Errorf("histogram_quantile(0.99) over both runs = %.6f s, merged reports' p99 %.6f s: more than a native bucket apart", p99, want)
 	}
 	t.Logf("p99 %.6f s from Prometheus, %.6f s from the reports; %d frames", p99, want, received)
+	checkDashboard(t, base, at)
+}
+
+// checkDashboard evaluates every query of the shipped Grafana dashboard
+// (its variables set to match all) against the Prometheus that scraped a run:
+// each must be valid PromQL for it.
+func checkDashboard(t *testing.T, base string, at time.Time) {
+	t.Helper()
+	b, err := os.ReadFile("../../../deploy/grafana/wssbench.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatalf("deploy/grafana/wssbench.json: %v", err)
+	}
+	vars := strings.NewReplacer("$__rate_interval", "5s", "$run", ".*", "$cell", ".*", "$job", ".*")
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			q := url.Values{"query": {vars.Replace(tg.Expr)}, "time": {strconv.FormatInt(at.Unix(), 10)}}
+			resp, err := http.Get(base + "/api/v1/query?" + q.Encode())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var r struct {
+				Status string `json:"status"`
+				Error  string `json:"error"`
+			}
+			err = json.NewDecoder(resp.Body).Decode(&r)
+			resp.Body.Close()
+			if err != nil || r.Status != "success" {
+				t.Errorf("dashboard panel %q: %s: %v %s", p.Title, tg.Expr, err, r.Error)
+			}
+		}
+	}
 }
 
 // TestMetricsListenBadAddress: an address in use or unparsable is bad input

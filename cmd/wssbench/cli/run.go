@@ -100,6 +100,7 @@ Examples:
   wssbench run --procs 2 --conns 2000 --msg-rate 10                     two driver processes, merged exactly
   wssbench run --target wss://10.0.0.5:8443/ --ca ca.pem --shard 2/4 --start-at 2026-12-01T10:00:00Z --out shard-2.json
   wssbench run --mode connect-hold --conns 100000 --dry-run             print the plan only
+  wssbench run --duration 5m --metrics-listen 127.0.0.1:9464 --metrics-linger 30s   watch it in Prometheus
   wssbench run --scenario chat-fanout                                   rooms of 100, 1%% publishing: delivery latency and reach
   wssbench run --scenario push-stream --topology direct,nginx           the server pushes; one-way latency through each
   wssbench run --stages ramp=20s:5000,peak=30s:5000:20,down=10s:0       a staged run, one row per stage
