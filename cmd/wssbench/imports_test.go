@@ -43,8 +43,11 @@ var allowed = map[string][]string{
 	// measured is merged by bench, which imports fleet.
 	"bench/fleet": {"bench/driver", "bench/proc", "bench/wsconn", "bench/pace", "bench/metrics", "bench/tlsconf", "bench/evloop", "bench/workload"},
 	"bench":       engine,
-	"scenarios":   append([]string{"bench"}, engine...),
-	"reports":     append([]string{"bench"}, engine...),
+	// telemetry exposes a run to Prometheus from the engine's callbacks; the
+	// CLI wires it, and nothing under bench imports it.
+	"bench/telemetry": append([]string{"bench"}, engine...),
+	"scenarios":       append([]string{"bench"}, engine...),
+	"reports":         append([]string{"bench"}, engine...),
 	// live serves a run's page while it goes: it draws with reports and
 	// reads the engine's progress and histograms.
 	"reports/live": append([]string{"reports", "bench"}, engine...),
@@ -86,7 +89,7 @@ var direct = map[string][]string{
 	"scenarios":        {"bench", "bench/threshold", "bench/workload"},
 	"cmd/wssbench":     {"cmd/wssbench/cli"},
 	"reports/live":     {"reports", "bench", "bench/metrics"},
-	"cmd/wssbench/cli": {"bench", "bench/capacity", "bench/threshold", "bench/fleet", "bench/proxy/builtin", "bench/target", "bench/tlsconf", "bench/metrics", "reports", "reports/live", "scenarios"},
+	"cmd/wssbench/cli": {"bench", "bench/capacity", "bench/threshold", "bench/fleet", "bench/proxy/builtin", "bench/target", "bench/tlsconf", "bench/metrics", "bench/telemetry", "reports", "reports/live", "scenarios"},
 }
 
 // TestDirectImports keeps the upper floors thin: each imports only the

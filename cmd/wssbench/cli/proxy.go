@@ -26,6 +26,7 @@ func cmdProxy(args []string, stdout, stderr io.Writer) int {
 	certKey := fs.String("cert-key", string(tlsconf.KeyECDSAP256), "key type of a generated certificate")
 	delay := fs.Duration("delay", 0, "one-way delay added in each direction, to emulate a network round trip on loopback")
 	tlsFlags := addServerTLSFlags(fs)
+	mflags := addMetricsFlags(fs, false)
 	relay := fs.String("relay", "", "how established connections are relayed: eventloop or goroutines (default: eventloop, with or without --delay)")
 	workers := fs.Int("workers", 0, "cores the proxy may use at once (GOMAXPROCS); 0 = all. wssbench run passes 1, as nginx and haproxy get one worker")
 	fs.Usage = func() {
@@ -87,6 +88,11 @@ Flags:
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The built-in proxy keeps no counts of its own: its endpoint has the
+	// process's (CPU, memory, open files) and the Go runtime's metrics.
+	if _, err := mflags.serve(ctx, stderr, "proxy"); err != nil {
+		return errorCode(stderr, "proxy", err)
+	}
 	fmt.Fprintf(stdout, "%s%s\n", bench.ProxyReadyPrefix, srv.URL())
 	if caNote != "" {
 		fmt.Fprintln(stdout, caNote)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/wssbench/wssbench/bench"
+	"github.com/wssbench/wssbench/bench/telemetry"
 	"github.com/wssbench/wssbench/bench/tlsconf"
 	"github.com/wssbench/wssbench/reports"
 	"github.com/wssbench/wssbench/scenarios"
@@ -67,6 +68,7 @@ func runFlags(cfg *bench.Config) (*pflag.FlagSet, *runOut) {
 	fs.DurationVar((*time.Duration)(&cfg.ProxyDelay), "delay", time.Duration(cfg.ProxyDelay), "one-way delay the builtin proxy adds in each direction (emulates a network round trip)")
 	fs.StringArrayVar(&cfg.Thresholds, "threshold", cfg.Thresholds, "pass/fail expression checked after the run, such as 'ws_rtt.p99 < 5ms' or 'delivery.p99[role=subscribers] < 10ms' ([stage=NAME] or [role=NAME] narrows it; repeatable; replaces the scenario's; a failure exits 3)")
 	out.files = addOutputFlags(fs)
+	out.metrics = addMetricsFlags(fs, true)
 	fs.BoolVarP(&out.quiet, "quiet", "q", false, "no progress line")
 	out.ui = addUIFlags(fs)
 	fs.StringVar(&out.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the driver to this file (for the driver's own hot spots)")
@@ -99,6 +101,7 @@ Examples:
   wssbench run --procs 2 --conns 2000 --msg-rate 10                     two driver processes, merged exactly
   wssbench run --target wss://10.0.0.5:8443/ --ca ca.pem --shard 2/4 --start-at 2026-12-01T10:00:00Z --out shard-2.json
   wssbench run --mode connect-hold --conns 100000 --dry-run             print the plan only
+  wssbench run --duration 5m --metrics-listen 127.0.0.1:9464 --metrics-linger 30s   watch it in Prometheus
   wssbench run --scenario chat-fanout                                   rooms of 100, 1%% publishing: delivery latency and reach
   wssbench run --scenario push-stream --topology direct,nginx           the server pushes; one-way latency through each
   wssbench run --stages ramp=20s:5000,peak=30s:5000:20,down=10s:0       a staged run, one row per stage
@@ -124,6 +127,8 @@ type runOut struct {
 	files *outputs
 	// ui is --ui and --ui-linger: the live page.
 	ui *uiFlags
+	// metrics is --metrics-listen and --metrics-linger.
+	metrics *metricsFlags
 }
 
 // loadRunConfig parses args over the scenario (if any) or the defaults: a flag
@@ -222,9 +227,24 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return errorCode(stderr, "run", err)
 	}
 	defer page.finish(ctx)
+	// After the progress line, the run-start message and the page are set:
+	// the exporter goes first and then calls them.
+	var exp *telemetry.Exporter
+	if out.metrics.listen != "" {
+		exp = exportRun(&cfg, &opt)
+	}
+	msrv, err := out.metrics.serve(ctx, stderr, "run", exp)
+	if err != nil {
+		return errorCode(stderr, "run", err)
+	}
+	// Deferred: the report is written first, then the endpoint lingers.
+	defer out.metrics.lingerMetrics(ctx, msrv, stderr)
 	series, runErr := bench.Run(ctx, plan, opt)
 	if prog != nil {
 		prog.done()
+	}
+	if exp != nil {
+		exp.Done()
 	}
 	if bench.IsInputError(runErr) {
 		// Found before any load: nothing ran.

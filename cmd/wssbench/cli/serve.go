@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/wssbench/wssbench/bench"
 	"github.com/wssbench/wssbench/bench/target"
+	"github.com/wssbench/wssbench/bench/telemetry"
 	"github.com/wssbench/wssbench/bench/tlsconf"
 )
 
@@ -31,6 +32,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	maxFrame := fs.Int64("max-frame", 1<<20, "largest frame payload accepted, in bytes; larger frames close the connection with 1009")
 	idle := fs.Duration("idle-timeout", 2*time.Minute, "close a connection that sends nothing for this long")
 	tlsFlags := addServerTLSFlags(fs)
+	mflags := addMetricsFlags(fs, false)
 	echoDelay := fs.Duration("echo-delay", 0, "fault injection: wait this long before echoing each frame, to make a slower server (for testing regression gates)")
 	stalls := fs.StringArray("stall", nil, "fault injection: FOR@AT, echo nothing for FOR starting AT after the first connection is upgraded, such as 1s@5s (repeatable)")
 	rooms := fs.Int("rooms", 0, "be a chat server with rooms of `SIZE` members: each message goes to the other members of its sender's room, not back; rooms fill in connection order, or a URL path other than / names the room")
@@ -136,6 +138,9 @@ Flags:
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if _, err := mflags.serve(ctx, stderr, "serve", telemetry.TargetCollector(srv.Counts)); err != nil {
+		return errorCode(stderr, "serve", err)
+	}
 	// Before the ready line: a parent may send it as soon as it reads that.
 	abort := make(chan os.Signal, 1)
 	signal.Notify(abort, bench.TargetAbortSignal)
