@@ -233,9 +233,10 @@ func shareWorkload(c *Config, base Config, i, n int) {
 
 func memberName(i, n int) string { return fmt.Sprintf("driver process %d of %d", i, n) }
 
-// relayProgress reports the members' summed progress every interval until stopped.
+// relayProgress reports the members' summed progress, and their interval
+// histograms added up, every interval until stopped.
 func relayProgress(f *fleet.Fleet, conns int, opt Options, start time.Time) func() {
-	if opt.Progress == nil {
+	if opt.Progress == nil && opt.OnInterval == nil {
 		return func() {}
 	}
 	done := make(chan struct{})
@@ -250,16 +251,31 @@ func relayProgress(f *fleet.Fleet, conns int, opt Options, start time.Time) func
 		for {
 			select {
 			case now := <-t.C:
+				if opt.OnInterval != nil {
+					opt.OnInterval(f.TakeInterval())
+				}
 				p := f.Progress()
 				fps := float64(p.FramesReceived-prev.FramesReceived) / now.Sub(prevAt).Seconds()
-				opt.Progress(Progress{Progress: p, Target: conns, Elapsed: time.Since(start), FramesPerSec: fps})
+				if opt.Progress != nil {
+					opt.Progress(Progress{Progress: p, Target: conns, Elapsed: time.Since(start), FramesPerSec: fps})
+				}
 				prev, prevAt = p, now
 			case <-done:
 				return
 			}
 		}
 	}()
-	return func() { close(done); wg.Wait() }
+	return func() {
+		close(done)
+		wg.Wait()
+		// The members' last lines (their final collection) are in: relay them.
+		if opt.OnInterval != nil {
+			opt.OnInterval(f.TakeInterval())
+		}
+		if opt.Progress != nil {
+			opt.Progress(Progress{Progress: f.Progress(), Target: conns, Elapsed: time.Since(start)})
+		}
+	}
 }
 
 // appendNew appends the items of add not already in list.

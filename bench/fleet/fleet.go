@@ -32,6 +32,7 @@ import (
 //	wssbench drive: up               every connection is up; waiting for "steady"
 //	wssbench drive: phase NAME       a phase began (driver.PhaseConnect ...)
 //	wssbench drive: progress JSON    driver.Progress, once per interval
+//	wssbench drive: interval JSON    the interval's histograms (intervals.go)
 //
 // The parent writes "start UNIX_NANOS" and "steady" lines on the member's stdin.
 const Prefix = "wssbench drive: "
@@ -67,6 +68,8 @@ type Fleet struct {
 	mu      sync.Mutex
 	steady  bool
 	closing bool
+	// pending adds up the members' interval histograms (TakeInterval).
+	pending pending
 }
 
 type member struct {
@@ -120,6 +123,8 @@ func (f *Fleet) line(m *member, l string) {
 				f.onPhase(driver.PhaseClose, time.Now())
 			}
 		}
+	case strings.HasPrefix(rest, lineInterval):
+		f.pending.add(strings.TrimPrefix(rest, lineInterval))
 	case strings.HasPrefix(rest, lineProgress):
 		var p driver.Progress
 		if json.Unmarshal([]byte(strings.TrimPrefix(rest, lineProgress)), &p) == nil {

@@ -50,7 +50,7 @@ func cmdDrive(args []string, stdout, stderr io.Writer) int {
 		case <-ctx.Done():
 		}
 	}()
-	opt := bench.Options{Member: link, Interval: spec.Interval, Progress: func(p bench.Progress) { link.Progress(p.Progress) }}
+	opt := bench.Options{Member: link, Interval: spec.Interval, Progress: func(p bench.Progress) { link.Progress(p.Progress) }, OnInterval: link.Interval}
 	series, runErr := bench.Run(ctx, plan, opt)
 	if runErr != nil && (series == nil || len(series.Runs) == 0) {
 		return errorCode(stderr, "drive", runErr)

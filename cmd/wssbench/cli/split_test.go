@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -381,4 +384,68 @@ func TestProcsTwoWithWorkloads(t *testing.T) {
 			t.Fatalf("stage up %v; peak %d established %d", up, num(t, rep, "connections", "peak_concurrent"), num(t, rep, "connections", "established"))
 		}
 	})
+}
+
+// TestProcsMetricsCarryEveryProcess: a run split over two driver
+// processes exports their latency histograms and counts added up: the
+// endpoint's ws_rtt count and frames received equal the merged report's.
+func TestProcsMetricsCarryEveryProcess(t *testing.T) {
+	t.Parallel()
+	addr := freeLoopback(t)
+	out := filepath.Join(t.TempDir(), "r.json")
+	done := make(chan int, 1)
+	go func() {
+		code, _, _ := runMain("run", "--procs", "2", "--conns", "40", "--connect-rate", "0", "--duration", "1s", "--msg-rate", "10",
+			"-q", "--out", out, "--metrics-listen", addr, "--metrics-linger", "3s")
+		done <- code
+	}()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if _, err := os.Stat(out); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no report within 60 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // the report is written whole before the linger begins
+	rep := func() map[string]any {
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	value := func(prefix string) int64 {
+		for _, line := range strings.Split(string(body), "\n") {
+			if strings.HasPrefix(line, prefix) {
+				f := strings.Fields(line)
+				v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+				return int64(v)
+			}
+		}
+		t.Fatalf("no %s in the metrics:\n%s", prefix, body)
+		return 0
+	}
+	rtt, received := num(t, rep, "frames", "rtt", "count"), num(t, rep, "frames", "received")
+	if got := value("wssbench_ws_rtt_seconds_count{"); got != rtt || rtt == 0 {
+		t.Fatalf("the endpoint's ws_rtt count is %d, the report's %d", got, rtt)
+	}
+	if got := value(`wssbench_frames_total{cell="direct",direction="received"`); got != received {
+		t.Fatalf("the endpoint's frames received %d, the report's %d", got, received)
+	}
+	if code := <-done; code != ExitOK {
+		t.Fatalf("exit %d", code)
+	}
 }
