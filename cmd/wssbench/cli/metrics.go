@@ -56,7 +56,7 @@ func (m *metricsFlags) lingerMetrics(ctx context.Context, srv *telemetry.Server,
 	if srv == nil || m.linger <= 0 {
 		return
 	}
-	fmt.Fprintf(stderr, "wssbench run: metrics stay on http://%s/metrics for %v (--metrics-linger)\n", srv.Addr(), m.linger)
+	fmt.Fprintf(stderr, "wssbench: metrics stay on http://%s/metrics for %v (--metrics-linger)\n", srv.Addr(), m.linger)
 	t := time.NewTimer(m.linger)
 	defer t.Stop()
 	select {

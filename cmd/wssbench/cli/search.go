@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/wssbench/wssbench/bench"
 	"github.com/wssbench/wssbench/bench/capacity"
+	"github.com/wssbench/wssbench/bench/telemetry"
 	"github.com/wssbench/wssbench/bench/threshold"
 	"github.com/wssbench/wssbench/reports"
 	"github.com/wssbench/wssbench/scenarios"
@@ -138,6 +139,8 @@ func checkSearch(cfg bench.Config, so *searchOpts, out *runOut, opt bench.Option
 		return nil, bad("--cooldown must not be negative")
 	case out.shard != "" || out.startAt != "" || out.partsDir != "" || out.dryRun:
 		return nil, bad("--shard, --start-at, --parts-dir and --dry-run apply to wssbench run")
+	case out.ui != nil && (out.ui.addr != "" || out.ui.linger != 0):
+		return nil, bad("--ui follows one run; a search is many: watch it with --metrics-listen (each probe is a cell), or --ui on one run at the load you want to see")
 	}
 	for _, name := range []string{"junit", "hlog"} {
 		if p := out.files.paths[name]; p != nil && *p != "" {
@@ -247,11 +250,28 @@ func cmdSearch(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The probes' metrics: each probe is a cell of the exporter ("probe 3
+	// direct"), so its counters start from its own zero.
+	var exp *telemetry.Exporter
+	if out.metrics.listen != "" {
+		exp = exportRun(&cfg, &opt)
+	}
+	msrv, err := out.metrics.serve(ctx, stderr, "search", exp)
+	if err != nil {
+		return errorCode(stderr, "search", err)
+	}
+	defer out.metrics.lingerMetrics(ctx, msrv, stderr)
+	baseProgress, baseStart := opt.Progress, opt.OnRunStart
+	probeN := 0
+	if baseStart != nil {
+		opt.OnRunStart = func(cell string, rep, of int) { baseStart(fmt.Sprintf("probe %d %s", probeN, cell), rep, of) }
+	}
 	rep := &reports.SearchReport{Label: cfg.Label, StartedAt: time.Now(),
 		Search: reports.Search{Vary: string(setup.spec.Axis), Unit: setup.spec.Axis.Unit(), SLO: so.slo, From: setup.spec.From, To: setup.spec.To,
 			Precision: setup.spec.Precision, Repeat: cfg.Repeat}}
 	probe := func(ctx context.Context, v float64) (capacity.Outcome, error) {
 		n := len(rep.Search.Probes) + 1
+		probeN = n
 		if n > 1 {
 			select {
 			case <-time.After(so.cooldown):
@@ -266,9 +286,10 @@ func cmdSearch(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stderr, "probe %d: --%s %s (%s/s offered)...\n", n, setup.spec.Axis, fmtValue(v), fmtCount(setup.offered(v)))
 		var prog *progressLine
+		opt.Progress = baseProgress
 		if !out.quiet {
 			prog = newProgressLine(stderr)
-			opt.Progress = prog.update
+			opt.Progress = chain(prog.update, baseProgress)
 		}
 		series, runErr := bench.Run(ctx, plan, opt)
 		if prog != nil {
@@ -294,6 +315,9 @@ func cmdSearch(args []string, stdout, stderr io.Writer) int {
 		return capacity.Fail, nil
 	}
 	res, searchErr := capacity.Search(ctx, setup.spec, probe)
+	if exp != nil {
+		exp.Done()
+	}
 	if res != nil {
 		rep.Search.Stop = string(res.Stop)
 	}

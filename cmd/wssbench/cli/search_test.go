@@ -3,6 +3,9 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -148,6 +151,7 @@ func TestSearchBadInput(t *testing.T) {
 		{"no slo", []string{"search", "--vary", "msg-rate", "--from", "5", "--to", "50"}, "--slo is required"},
 		{"threshold instead of slo", with("--threshold", "ws_rtt.p99 < 5ms"), "--slo"},
 		{"two topologies", with("--topology", "direct,nginx"), "search each topology"},
+		{"a live page of many runs", with("--ui", "127.0.0.1:0"), "--ui follows one run"},
 		{"a probe that cannot plan", with("--to", "5000000", "--vary", "conns", "--procs", "1"), "at --vary conns 5000000"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -224,5 +228,49 @@ func TestSearchUndeliveredLoadFails(t *testing.T) {
 	p.HandshakesPerSec.Median = 2800
 	if s.judgeDelivered(&p); !p.Pass {
 		t.Fatalf("93%% delivered failed: %+v", p)
+	}
+}
+
+// TestSearchMetrics: a search's --metrics-listen endpoint has each probe as
+// a cell of its own, with that probe's frames.
+func TestSearchMetrics(t *testing.T) {
+	t.Parallel()
+	addr := freeLoopback(t)
+	out := filepath.Join(t.TempDir(), "s.json")
+	done := make(chan int, 1)
+	go func() {
+		code, _, _ := runMain("search", "--vary", "msg-rate", "--from", "5", "--to", "10", "--conns", "10", "--connect-rate", "0",
+			"--duration", "500ms", "--cooldown", "0s", "--slo", "ws_rtt.p99 < 1s", "-q", "--out", out, "--metrics-listen", addr, "--metrics-linger", "3s")
+		done <- code
+	}()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if _, err := os.Stat(out); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no search report within 60 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	s := readSearch(t, out)
+	if len(s.Search.Probes) != 2 {
+		t.Fatalf("%d probes, want 5 and 10", len(s.Search.Probes))
+	}
+	for i := range s.Search.Probes {
+		want := fmt.Sprintf(`wssbench_frames_total{cell="probe %d direct",direction="received"`, i+1)
+		if !strings.Contains(string(body), want) {
+			t.Fatalf("no %s in the metrics:\n%s", want, body)
+		}
+	}
+	if code := <-done; code != ExitOK {
+		t.Fatalf("exit %d", code)
 	}
 }
