@@ -292,7 +292,7 @@ func plural(n int, what string) string {
 func qty(v float64) string {
 	switch a := math.Abs(v); {
 	case a >= 1000:
-		return grouped(int64(math.Round(v)))
+		return Grouped(int64(math.Round(v)))
 	case a >= 100:
 		return strconv.FormatFloat(v, 'f', 0, 64)
 	case a >= 10:

@@ -22,8 +22,8 @@ func roleRows(r *Report) []roleRow {
 		for _, n := range ro.Errors {
 			errs += n
 		}
-		row := roleRow{Name: name, Conns: fmt.Sprintf("%s/%s", grouped(ro.Connections), grouped(ro.Planned)),
-			Sent: grouped(ro.Frames.Sent), Received: grouped(ro.Frames.Received), Errors: grouped(errs),
+		row := roleRow{Name: name, Conns: fmt.Sprintf("%s/%s", Grouped(ro.Connections), Grouped(ro.Planned)),
+			Sent: Grouped(ro.Frames.Sent), Received: Grouped(ro.Frames.Received), Errors: Grouped(errs),
 			Latency: p50p99(ro.Latency), Delivery: p50p99(ro.Delivery)}
 		for _, k := range sortedKeys(ro.Errors) {
 			s := fmt.Sprintf("%s ×%d", k, ro.Errors[k])
@@ -47,8 +47,8 @@ func stageRows(r *Report) []stageRow {
 	var out []stageRow
 	for _, s := range r.Stages {
 		out = append(out, stageRow{Name: s.Name, Window: fmt.Sprintf("%s–%ss", secs(s.StartS), secs(s.EndS)),
-			Conns: grouped(int64(s.Conns)), OpenAtEnd: grouped(s.OpenAtEnd), FramesPerS: fmt.Sprintf("%.1f", s.FramesPerS),
-			RTT: p50p99(s.RTT), Delivery: p50p99(s.Delivery), Errors: grouped(s.Errors)})
+			Conns: Grouped(int64(s.Conns)), OpenAtEnd: Grouped(s.OpenAtEnd), FramesPerS: fmt.Sprintf("%.1f", s.FramesPerS),
+			RTT: p50p99(s.RTT), Delivery: p50p99(s.Delivery), Errors: Grouped(s.Errors)})
 	}
 	return out
 }
@@ -68,7 +68,7 @@ func reachLine(r *Report) string {
 		case "fanout":
 			from = "from frames published × the configured fan-out"
 		}
-		s += fmt.Sprintf(" (received %s of %s owed, %s)", grouped(d.Received), grouped(d.Expected), from)
+		s += fmt.Sprintf(" (received %s of %s owed, %s)", Grouped(d.Received), Grouped(d.Expected), from)
 	}
 	return s
 }
@@ -84,8 +84,8 @@ func stormLines(r *Report) []string {
 	if s.TargetRestarted {
 		how = "cut by the target's restart"
 	}
-	line := fmt.Sprintf("at %ss: %s %s, %s reconnected, %s failed reconnects; ", secs(s.AtS), grouped(s.Dropped), how,
-		grouped(s.Reconnected), grouped(s.Failed))
+	line := fmt.Sprintf("at %ss: %s %s, %s reconnected, %s failed reconnects; ", secs(s.AtS), Grouped(s.Dropped), how,
+		Grouped(s.Reconnected), Grouped(s.Failed))
 	if s.Recovered {
 		line += fmt.Sprintf("back to full strength in %ss", strconv.FormatFloat(s.BackToFullS, 'f', 2, 64))
 	} else {
@@ -146,8 +146,8 @@ func p50p99(h H) string {
 // secs writes seconds with one decimal, without a trailing ".0".
 func secs(v float64) string { return strings.TrimSuffix(strconv.FormatFloat(v, 'f', 1, 64), ".0") }
 
-// grouped writes n with thousands separators: 49,975.
-func grouped(n int64) string {
+// Grouped writes n with thousands separators: 49,975.
+func Grouped(n int64) string {
 	s := strconv.FormatInt(n, 10)
 	neg := strings.HasPrefix(s, "-")
 	s = strings.TrimPrefix(s, "-")

@@ -383,7 +383,7 @@ func (c *loopConn) fire(now int64) {
 		c.expectMissed()
 	case c.draining:
 		c.draining = false
-		c.w.dropOpen(c.d)
+		c.w.dropOpen(&c.d.lost)
 		c.beginClose()
 	case c.w != nil && c.w.open > 0 && c.interval == 0:
 		c.fail(frameTimeout{c.d.cfg.FrameTimeout})
@@ -437,7 +437,7 @@ func (c *loopConn) beginClose() {
 	if c.drainReplies() {
 		return // reply() closes once the last answer is in
 	}
-	c.w.dropOpen(c.d)
+	c.w.dropOpen(&c.d.lost)
 	if c.inflight {
 		c.inflight = false
 		c.d.lost.Add(1)
@@ -464,7 +464,7 @@ func (c *loopConn) fail(err error) {
 		c.inflight = false
 		c.d.lost.Add(1)
 	}
-	c.w.dropOpen(c.d)
+	c.w.dropOpen(&c.d.lost)
 	if !c.closing {
 		c.d.frameError(c.ls.ctx, err)
 		if c.w != nil && !interrupted(c.ls.ctx) {

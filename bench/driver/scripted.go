@@ -333,10 +333,11 @@ func (c *loopConn) drainReplies() bool {
 	return true
 }
 
-// dropOpen counts the requests still awaiting answers as lost.
-func (w *script) dropOpen(d *Driver) {
+// dropOpen gives up the requests still awaiting answers, counting them in
+// into: the run's lost frames, or a storm's frames cut.
+func (w *script) dropOpen(into *atomic.Int64) {
 	if w != nil && w.open > 0 {
-		d.lost.Add(int64(w.open))
+		into.Add(int64(w.open))
 		w.open = 0
 		for i := range w.ring {
 			w.ring[i].open = false

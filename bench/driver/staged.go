@@ -293,13 +293,7 @@ func (c *loopConn) lost() {
 		c.inflight = false
 		d.storm.framesCut.Add(1)
 	}
-	if w := c.w; w != nil && w.open > 0 {
-		d.storm.framesCut.Add(int64(w.open))
-		w.open = 0
-		for i := range w.ring {
-			w.ring[i].open = false
-		}
-	}
+	c.w.dropOpen(&d.storm.framesCut)
 	d.storm.dropped.Add(1)
 	d.storm.away.Add(1)
 	d.storm.wg.Add(1)

@@ -213,6 +213,23 @@ func TestRunRemoteWithServe(t *testing.T) {
 
 // TestInterruptWritesPartialReport sends SIGINT to a running `run` and checks
 // that the report is still written, marked partial, and the target is gone.
+// interrupt sends cmd SIGINT (Ctrl-C) and waits for it to exit, killing it
+// and failing the test if it takes longer than within.
+func interrupt(t *testing.T, cmd *exec.Cmd, what string, within time.Duration) {
+	t.Helper()
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(within):
+		_ = cmd.Process.Kill()
+		t.Fatalf("%s did not stop within %v of SIGINT", what, within)
+	}
+}
+
 func TestInterruptWritesPartialReport(t *testing.T) {
 	t.Parallel()
 	out := filepath.Join(t.TempDir(), "partial.json")
@@ -223,17 +240,7 @@ func TestInterruptWritesPartialReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(2500 * time.Millisecond)
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		_ = cmd.Process.Kill()
-		t.Fatal("run did not stop within 20 s of SIGINT")
-	}
+	interrupt(t, cmd, "run", 20*time.Second)
 	if code := cmd.ProcessState.ExitCode(); code != ExitRunFailed {
 		t.Fatalf("exit %d, want %d; stderr: %s", code, ExitRunFailed, stderr.String())
 	}

@@ -213,7 +213,7 @@ func (s *searchSetup) judgeDelivered(p *reports.Probe) {
 		return
 	}
 	p.Pass = false
-	p.Failed = append(p.Failed, fmt.Sprintf("achieved %s %s of the %s offered: the load was not delivered", fmtCount(achieved), unit, fmtCount(p.OfferedPerSec)))
+	p.Failed = append(p.Failed, fmt.Sprintf("achieved %s %s of the %s offered: the load was not delivered", count(achieved), unit, count(p.OfferedPerSec)))
 }
 
 // offered is the load a probe at v asks for: frames/s, or handshakes/s on
@@ -284,7 +284,7 @@ func cmdSearch(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return capacity.Fail, err
 		}
-		fmt.Fprintf(stderr, "probe %d: --%s %s (%s/s offered)...\n", n, setup.spec.Axis, fmtValue(v), fmtCount(setup.offered(v)))
+		fmt.Fprintf(stderr, "probe %d: --%s %s (%s/s offered)...\n", n, setup.spec.Axis, fmtValue(v), count(setup.offered(v)))
 		var prog *progressLine
 		opt.Progress = baseProgress
 		if !out.quiet {
@@ -357,7 +357,7 @@ func probeLine(p reports.Probe) string {
 		}
 		slo = append(slo, fmt.Sprintf("%s %s (%s)", s.Expr, mark, threshold.Format(kindOf(s.Expr), s.Measured)))
 	}
-	line := fmt.Sprintf("%s: %s/s achieved; %s", verdict, fmtCount(p.FramesPerSec.Median), strings.Join(slo, "; "))
+	line := fmt.Sprintf("%s: %s/s achieved; %s", verdict, count(p.FramesPerSec.Median), strings.Join(slo, "; "))
 	if len(p.Failed) > 0 {
 		line += "; run failed: " + strings.Join(p.Failed, "; ")
 	}
@@ -373,15 +373,5 @@ func kindOf(expr string) threshold.Kind {
 	return t.Kind
 }
 
-// fmtCount writes a count with thousands separators.
-func fmtCount(v float64) string {
-	s := strconv.FormatInt(int64(math.Round(v)), 10)
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 && s[0] != '-' {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
+// count writes a figure rounded to a whole number, with thousands separators.
+func count(v float64) string { return reports.Grouped(int64(math.Round(v))) }

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -187,17 +185,7 @@ func TestSearchInterruptWritesPartialReport(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		_ = cmd.Process.Kill()
-		t.Fatal("search did not stop within 30 s of SIGINT")
-	}
+	interrupt(t, cmd, "search", 30*time.Second)
 	if code := cmd.ProcessState.ExitCode(); code != ExitRunFailed {
 		t.Fatalf("exit %d, want %d; stderr: %s", code, ExitRunFailed, stderr.String())
 	}
@@ -237,40 +225,16 @@ func TestSearchMetrics(t *testing.T) {
 	t.Parallel()
 	addr := freeLoopback(t)
 	out := filepath.Join(t.TempDir(), "s.json")
-	done := make(chan int, 1)
-	go func() {
-		code, _, _ := runMain("search", "--vary", "msg-rate", "--from", "5", "--to", "10", "--conns", "10", "--connect-rate", "0",
-			"--duration", "500ms", "--cooldown", "0s", "--slo", "ws_rtt.p99 < 1s", "-q", "--out", out, "--metrics-listen", addr, "--metrics-linger", "3s")
-		done <- code
-	}()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if _, err := os.Stat(out); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no search report within 60 s")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	time.Sleep(200 * time.Millisecond)
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	body := scrapeLingering(t, addr, out, "search", "--vary", "msg-rate", "--from", "5", "--to", "10", "--conns", "10", "--connect-rate", "0",
+		"--duration", "500ms", "--cooldown", "0s", "--slo", "ws_rtt.p99 < 1s", "-q", "--out", out, "--metrics-listen", addr, "--metrics-linger", "3s")
 	s := readSearch(t, out)
 	if len(s.Search.Probes) != 2 {
 		t.Fatalf("%d probes, want 5 and 10", len(s.Search.Probes))
 	}
 	for i := range s.Search.Probes {
 		want := fmt.Sprintf(`wssbench_frames_total{cell="probe %d direct",direction="received"`, i+1)
-		if !strings.Contains(string(body), want) {
+		if !strings.Contains(body, want) {
 			t.Fatalf("no %s in the metrics:\n%s", want, body)
 		}
-	}
-	if code := <-done; code != ExitOK {
-		t.Fatalf("exit %d", code)
 	}
 }

@@ -393,23 +393,8 @@ func TestProcsMetricsCarryEveryProcess(t *testing.T) {
 	t.Parallel()
 	addr := freeLoopback(t)
 	out := filepath.Join(t.TempDir(), "r.json")
-	done := make(chan int, 1)
-	go func() {
-		code, _, _ := runMain("run", "--procs", "2", "--conns", "40", "--connect-rate", "0", "--duration", "1s", "--msg-rate", "10",
-			"-q", "--out", out, "--metrics-listen", addr, "--metrics-linger", "3s")
-		done <- code
-	}()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if _, err := os.Stat(out); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no report within 60 s")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	time.Sleep(200 * time.Millisecond) // the report is written whole before the linger begins
+	body := scrapeLingering(t, addr, out, "run", "--procs", "2", "--conns", "40", "--connect-rate", "0", "--duration", "1s", "--msg-rate", "10",
+		"-q", "--out", out, "--metrics-listen", addr, "--metrics-linger", "3s")
 	rep := func() map[string]any {
 		b, err := os.ReadFile(out)
 		if err != nil {
@@ -421,14 +406,8 @@ func TestProcsMetricsCarryEveryProcess(t *testing.T) {
 		}
 		return m
 	}()
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
 	value := func(prefix string) int64 {
-		for _, line := range strings.Split(string(body), "\n") {
+		for _, line := range strings.Split(body, "\n") {
 			if strings.HasPrefix(line, prefix) {
 				f := strings.Fields(line)
 				v, _ := strconv.ParseFloat(f[len(f)-1], 64)
@@ -445,7 +424,38 @@ func TestProcsMetricsCarryEveryProcess(t *testing.T) {
 	if got := value(`wssbench_frames_total{cell="direct",direction="received"`); got != received {
 		t.Fatalf("the endpoint's frames received %d, the report's %d", got, received)
 	}
-	if code := <-done; code != ExitOK {
-		t.Fatalf("exit %d", code)
+}
+
+// scrapeLingering runs the command args (which write their report to out and
+// keep --metrics-listen addr up with --metrics-linger), scrapes addr's
+// /metrics once the report is written, and waits for the command's exit,
+// which must be 0.
+func scrapeLingering(t *testing.T, addr, out string, args ...string) string {
+	t.Helper()
+	done := make(chan int, 1)
+	go func() {
+		code, _, _ := runMain(args...)
+		done <- code
+	}()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if _, err := os.Stat(out); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no report %s within 60 s", out)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
+	time.Sleep(200 * time.Millisecond) // the report is written whole before the linger begins
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if code := <-done; code != ExitOK {
+		t.Fatalf("%s: exit %d", args[0], code)
+	}
+	return string(body)
 }
